@@ -1,0 +1,38 @@
+// Every failure the SDK reports on purpose is a VitguardError with a stable `code`.
+// Messages say what was wrong and, where it helps, what to do.
+
+export type ErrorCode =
+  | 'E_FILE_TRUNCATED' // a file ends before its header or data says it should
+  | 'E_FILE_HEADER' // a header that is not valid (bad JSON, overlapping or overrunning offsets, bad dtype)
+  | 'E_TENSOR_MISSING' // a tensor the architecture needs is absent
+  | 'E_TENSOR_UNKNOWN' // a tensor the architecture does not know
+  | 'E_TENSOR_SHAPE' // a tensor's shape or dtype does not match the config
+  | 'E_NONFINITE' // NaN or Inf in weights, pixels or scores
+  | 'E_UNKNOWN_ARCH' // an architecture name we cannot map
+  | 'E_METADATA' // missing or invalid model metadata
+  | 'E_IMAGE' // an image that cannot be decoded or is too small / empty
+  | 'E_INPUT' // wrong input shape or type
+  | 'E_WASM' // wasm build unavailable, or a trap inside wasm
+  | 'E_DATA' // dataset missing, corrupt, or empty
+  | 'E_SCHEME' // unknown quantization scheme or bad quantization option
+  | 'E_OOD' // OOD detector misuse (unfitted, wrong scheme, no images)
+  | 'E_DISPOSED' // a call after dispose()
+  | 'E_WORKER' // a worker died or could not be started
+  | 'E_USAGE'; // bad command-line usage
+
+export class VitguardError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VitguardError';
+    this.code = code;
+  }
+}
+
+export function fail(code: ErrorCode, message: string): never {
+  throw new VitguardError(code, message);
+}
+
+export function isVitguardError(e: unknown): e is VitguardError {
+  return e instanceof VitguardError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'VitguardError');
+}

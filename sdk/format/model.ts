@@ -1,0 +1,139 @@
+// The vitguard model file: a safetensors file whose tensors keep timm's names and whose __metadata__ says
+// everything needed to run it. Metadata values are strings (the format's rule); structured ones are JSON.
+//
+//   __metadata__ = {
+//     "format": "vitguard/1",
+//     "arch": "deit_tiny_patch16_224",          // family is derived from the config, the name is informative
+//     "config": "{...ViTConfig...}",
+//     "labels": "[\"T-shirt/top\", ...]",
+//     "preprocessing": "{\"mean\":[..],\"std\":[..],\"cropPct\":0.9,\"interpolation\":\"bicubic\"}",
+//     "scheme": "{\"name\":\"fp32\", ...}"      // the quantization issue extends this
+//   }
+
+import { VitguardError } from '../errors.js';
+import { readSafetensors, type SafetensorsFile } from './safetensors.js';
+
+export const FORMAT_TAG = 'vitguard/1';
+
+export interface ViTConfig {
+  imgSize: number; // square input side, pixels
+  patch: number; // patch side, pixels
+  inChans: number;
+  dim: number; // embedding width D
+  depth: number; // number of blocks
+  heads: number;
+  mlpHidden: number; // fc1 output width (= dim · mlp ratio)
+  numClasses: number;
+  distilled: boolean; // DeiT distillation token + head_dist
+  layerScale: boolean; // DeiT3 ls1/ls2 gamma
+  noEmbedClass: boolean; // pos_embed covers patch tokens only (DeiT3)
+  eps: number; // layernorm epsilon
+}
+
+export type Interpolation = 'bicubic' | 'bilinear';
+
+export interface Preprocessing {
+  mean: number[];
+  std: number[];
+  cropPct: number;
+  interpolation: Interpolation;
+}
+
+export interface SchemeInfo {
+  name: string; // 'fp32' | 'w8a8' | ...
+  [k: string]: unknown;
+}
+
+export interface ModelMeta {
+  arch: string;
+  config: ViTConfig;
+  labels: string[];
+  preprocessing: Preprocessing;
+  scheme: SchemeInfo;
+  /** Other metadata keys, kept verbatim (e.g. a fitted OOD detector). */
+  extra: Record<string, string>;
+}
+
+export function numPatches(c: ViTConfig): number {
+  const g = Math.floor(c.imgSize / c.patch);
+  return g * g;
+}
+
+/** Tokens in the sequence: class (+ distillation) + patches. */
+export function numTokens(c: ViTConfig): number {
+  return numPatches(c) + 1 + (c.distilled ? 1 : 0);
+}
+
+function meta(message: string): never {
+  throw new VitguardError('E_METADATA', message);
+}
+
+function parseJson<T>(md: Record<string, string>, key: string): T {
+  if (!(key in md)) meta(`model metadata has no "${key}" (is this a vitguard model? run \`vitguard convert\` on a timm checkpoint first)`);
+  try {
+    return JSON.parse(md[key]) as T;
+  } catch {
+    return meta(`model metadata "${key}" is not valid JSON`);
+  }
+}
+
+const INT_KEYS = ['imgSize', 'patch', 'inChans', 'dim', 'depth', 'heads', 'mlpHidden', 'numClasses'] as const;
+
+export function validateConfig(c: ViTConfig): ViTConfig {
+  for (const k of INT_KEYS) {
+    const v = c[k];
+    if (!Number.isInteger(v) || v <= 0 || v > 1 << 20) meta(`config.${k} = ${JSON.stringify(v)} is not a positive integer`);
+  }
+  if (c.dim % c.heads !== 0) meta(`config.dim ${c.dim} is not divisible by config.heads ${c.heads}`);
+  if (c.imgSize % c.patch !== 0) meta(`config.imgSize ${c.imgSize} is not a multiple of config.patch ${c.patch}`);
+  for (const k of ['distilled', 'layerScale', 'noEmbedClass'] as const) {
+    if (typeof c[k] !== 'boolean') meta(`config.${k} must be true or false`);
+  }
+  if (!(typeof c.eps === 'number' && c.eps > 0 && c.eps < 1)) meta(`config.eps = ${c.eps} is not a small positive number`);
+  return c;
+}
+
+export function validatePreprocessing(p: Preprocessing, inChans: number): Preprocessing {
+  if (!Array.isArray(p.mean) || p.mean.length !== inChans || !p.mean.every(Number.isFinite)) meta(`preprocessing.mean must have ${inChans} finite numbers`);
+  if (!Array.isArray(p.std) || p.std.length !== inChans || !p.std.every((s) => Number.isFinite(s) && s > 0)) meta(`preprocessing.std must have ${inChans} positive numbers`);
+  if (!(p.cropPct > 0 && p.cropPct <= 1)) meta(`preprocessing.cropPct = ${p.cropPct} must be in (0, 1]`);
+  if (p.interpolation !== 'bicubic' && p.interpolation !== 'bilinear') meta(`preprocessing.interpolation must be bicubic or bilinear, got ${p.interpolation}`);
+  return p;
+}
+
+export function decodeMeta(md: Record<string, string>): ModelMeta {
+  if (md.format !== FORMAT_TAG) meta(`model metadata format is ${JSON.stringify(md.format)}, expected "${FORMAT_TAG}" (convert timm checkpoints with \`vitguard convert\`)`);
+  const config = validateConfig(parseJson<ViTConfig>(md, 'config'));
+  const labels = parseJson<string[]>(md, 'labels');
+  if (!Array.isArray(labels) || labels.length !== config.numClasses || !labels.every((l) => typeof l === 'string')) {
+    meta(`model metadata labels must be ${config.numClasses} strings`);
+  }
+  const preprocessing = validatePreprocessing(parseJson<Preprocessing>(md, 'preprocessing'), config.inChans);
+  const scheme = md.scheme ? parseJson<SchemeInfo>(md, 'scheme') : { name: 'fp32' };
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md)) {
+    if (!['format', 'arch', 'config', 'labels', 'preprocessing', 'scheme'].includes(k)) extra[k] = v;
+  }
+  return { arch: md.arch ?? 'custom', config, labels, preprocessing, scheme, extra };
+}
+
+export function encodeMeta(m: ModelMeta): Record<string, string> {
+  return {
+    ...m.extra,
+    format: FORMAT_TAG,
+    arch: m.arch,
+    config: JSON.stringify(m.config),
+    labels: JSON.stringify(m.labels),
+    preprocessing: JSON.stringify(m.preprocessing),
+    scheme: JSON.stringify(m.scheme),
+  };
+}
+
+export interface ModelFile extends SafetensorsFile {
+  meta: ModelMeta;
+}
+
+export function readModel(bytes: Uint8Array | ArrayBuffer): ModelFile {
+  const st = readSafetensors(bytes);
+  return { ...st, meta: decodeMeta(st.metadata) };
+}
