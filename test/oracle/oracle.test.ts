@@ -1,0 +1,106 @@
+// The ONNX oracle checked against the float64 JS reference on tiny configs of each family, so that the parity
+// test's "truth" is itself tested. Tolerance: max |Δ| ≤ 1e-4 · max |value| (f32 graph vs f64 reference).
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ViTConfig } from '../../sdk/format/model.js';
+import { randomCheckpoint, mulberry32, gaussian } from '../../sdk/model/random.js';
+import { buildVitOnnx, quantizeInt4Blocks, quantizeInt8Columns, transpose } from './onnx-vit.js';
+import { erf, referenceForward } from './js-reference.js';
+import { createOrtSession, type OrtVitSession } from './ort.js';
+
+function tiny(family: 'vit' | 'deit-distilled' | 'deit3'): ViTConfig {
+  return {
+    imgSize: 16, patch: 4, inChans: 3, dim: 32, depth: 2, heads: 4, mlpHidden: 64, numClasses: 7,
+    distilled: family === 'deit-distilled', layerScale: family === 'deit3', noEmbedClass: family === 'deit3',
+    eps: family === 'vit' ? 1e-6 : 1e-5,
+  };
+}
+
+function randomPixels(n: number, seed: number): Float32Array {
+  const r = gaussian(mulberry32(seed));
+  return Float32Array.from({ length: n }, () => r());
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const sessions: OrtVitSession[] = [];
+afterAll(async () => { for (const s of sessions) await s.release(); });
+
+describe('js reference helpers', () => {
+  it('erf matches known values to 1e-13', () => {
+    const known: Array<[number, number]> = [
+      [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
+      [2, 0.9953222650189527], [2.5, 0.9995930479825550], [3, 0.9999779095030014], [-1.5, -0.9661051464753108],
+    ];
+    for (const [x, want] of known) expect(Math.abs(erf(x) - want)).toBeLessThan(1e-13);
+  });
+});
+
+describe.each(['vit', 'deit-distilled', 'deit3'] as const)('onnx oracle, %s', (family) => {
+  const config = tiny(family);
+  const tensors = randomCheckpoint(config, 11);
+  const B = 2;
+  const chw = config.inChans * config.imgSize * config.imgSize;
+  const pixels = randomPixels(B * chw, 5);
+  const refs = [0, 1].map((b) => referenceForward(tensors, config, pixels.subarray(b * chw, (b + 1) * chw)));
+
+  it('fp32 graph agrees with the float64 reference (1e-4 relative), batch 2', async () => {
+    const s = await createOrtSession(buildVitOnnx(tensors, config), [config.inChans, config.imgSize, config.imgSize]);
+    sessions.push(s);
+    const out = await s.run(pixels, B);
+    expect(out.logits.length).toBe(B * config.numClasses);
+    expect(out.feature.length).toBe(B * config.dim);
+    for (let b = 0; b < B; b++) {
+      const L = out.logits.subarray(b * config.numClasses, (b + 1) * config.numClasses);
+      const F = out.feature.subarray(b * config.dim, (b + 1) * config.dim);
+      expect(maxAbs(refs[b].logits)).toBeGreaterThan(0.1); // a degenerate model would make the check vacuous
+      expect(maxDiff(L, refs[b].logits)).toBeLessThanOrEqual(1e-4 * maxAbs(refs[b].logits));
+      expect(maxDiff(F, refs[b].feature)).toBeLessThanOrEqual(1e-4 * maxAbs(refs[b].feature));
+    }
+    // the two images differ, so the outputs must too (catches a batch broadcast bug)
+    expect(maxDiff(out.logits.subarray(0, config.numClasses), out.logits.subarray(config.numClasses))).toBeGreaterThan(1e-3);
+  });
+
+  it('int8 (MatMulInteger) and int4 (MatMulNBits) graphs run and stay near fp32', async () => {
+    const scale = maxAbs(refs[0].logits);
+    for (const [scheme, tol] of [['int8', 0.05], ['int4', 0.35]] as const) {
+      const s = await createOrtSession(buildVitOnnx(tensors, config, { scheme, int4Block: 16 }), [config.inChans, config.imgSize, config.imgSize]);
+      sessions.push(s);
+      const out = await s.run(pixels.subarray(0, chw), 1);
+      const d = maxDiff(out.logits, refs[0].logits);
+      expect(d).toBeLessThanOrEqual(tol * scale);
+      expect(d).toBeGreaterThan(0); // it really is quantized
+    }
+  });
+});
+
+describe('weight quantizers of the oracle', () => {
+  it('int8 per-column round-trip error ≤ half a step, int4 block round-trip ≤ half a step', () => {
+    const r = gaussian(mulberry32(3));
+    const n = 6, k = 16;
+    const W = Float32Array.from({ length: n * k }, () => r());
+    const wt = transpose(W, n, k);
+    const { q, scale } = quantizeInt8Columns(wt, k, n, false);
+    for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) {
+      expect(Math.abs(q[i * n + j] * scale[j] - wt[i * n + j])).toBeLessThanOrEqual(scale[j] / 2 + 1e-7);
+    }
+    const { packed, scales } = quantizeInt4Blocks(W, n, k, 8);
+    for (let row = 0; row < n; row++) for (let j = 0; j < k; j++) {
+      const byte = packed[(row * 2 + (j >> 3)) * 4 + ((j & 7) >> 1)];
+      const nib = (j & 1 ? byte >> 4 : byte & 15) - 8;
+      const s = scales[row * 2 + (j >> 3)];
+      expect(Math.abs(nib * s - W[row * k + j])).toBeLessThanOrEqual(s / 2 + 1e-7);
+    }
+  });
+});
