@@ -104,9 +104,9 @@ export function writeSafetensors(tensors: Map<string, Tensor> | Iterable<[string
   for (const [name, t] of entries) {
     const want = numel(t.shape) * DTYPE_BYTES[t.dtype];
     if (t.bytes.byteLength !== want) throw new VitguardError('E_TENSOR_SHAPE', `writeSafetensors: tensor ${name} ${t.dtype}${JSON.stringify(t.shape)} needs ${want} bytes, got ${t.bytes.byteLength}`);
+    offset = (offset + 7) & ~7;
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + want] };
     offset += want;
-    offset = (offset + 7) & ~7;
   }
   // Offsets are relative to the data start; padding between tensors is allowed by the format (not covered
   // by any offset). The header itself is padded with spaces to 8 bytes, as the reference writer does.

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { configForArch, expectedTensors } from '../../sdk/model/arch.js';
+import { convertCheckpoint } from '../../sdk/model/convert.js';
+import { randomCheckpoint } from '../../sdk/model/random.js';
+import { readModel, type ViTConfig } from '../../sdk/format/model.js';
+import { f32Tensor, f32ToF16, toFloat32, writeSafetensors, type Tensor } from '../../sdk/format/safetensors.js';
+import { VitguardError } from '../../sdk/errors.js';
+
+const small = (over: Partial<ViTConfig> = {}): ViTConfig => ({
+  imgSize: 32, patch: 4, inChans: 3, dim: 48, depth: 2, heads: 3, mlpHidden: 96, numClasses: 10,
+  distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6, ...over,
+});
+
+function errCode(fn: () => unknown): { code: string; message: string } {
+  try { fn(); } catch (e) { expect(e).toBeInstanceOf(VitguardError); return e as VitguardError; }
+  throw new Error('expected a VitguardError');
+}
+
+describe('convert', () => {
+  it('infers timm zoo configs from shapes and fills preprocessing from the name', () => {
+    for (const arch of ['deit_tiny_distilled_patch16_224', 'deit3_small_patch16_224', 'vit_small_patch16_224']) {
+      const want = configForArch(arch);
+      const out = convertCheckpoint(writeSafetensors(randomCheckpoint(want, 1)), { arch });
+      expect(out.meta.config).toEqual(want);
+      expect(out.meta.preprocessing.interpolation).toBe('bicubic');
+      expect(out.meta.preprocessing.cropPct).toBe(0.9);
+      expect(out.meta.preprocessing.mean).toEqual(arch.startsWith('vit') ? [0.5, 0.5, 0.5] : [0.485, 0.456, 0.406]);
+      expect(readModel(out.bytes).meta.config).toEqual(want); // the written file reads back the same
+    }
+  }, 60_000);
+
+  it('converts a model trained outside the zoo (32×32, patch 4, 10 classes, mlp ratio 2) with overrides', () => {
+    const c = small({ distilled: true });
+    const out = convertCheckpoint(writeSafetensors(randomCheckpoint(c, 2)), {
+      heads: 3, mean: [0.5], std: [0.25], cropPct: 1, interpolation: 'bilinear', eps: 1e-5,
+      labels: Array.from({ length: 10 }, (_, i) => `L${i}`),
+    });
+    expect(out.meta.config).toEqual({ ...c, eps: 1e-5 });
+    expect(out.meta.arch).toBe('deit_custom_patch4_32');
+    expect(out.meta.preprocessing).toEqual({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], cropPct: 1, interpolation: 'bilinear' });
+    expect(out.meta.labels[3]).toBe('L3');
+  });
+
+  it('tells no_embed_class (DeiT3) from the pos_embed row count', () => {
+    const out = convertCheckpoint(writeSafetensors(randomCheckpoint(small({ layerScale: true, noEmbedClass: true }), 3)), { heads: 3 });
+    expect(out.meta.config.noEmbedClass).toBe(true);
+    expect(out.meta.config.layerScale).toBe(true);
+    expect(out.meta.arch.startsWith('deit3')).toBe(true);
+  });
+
+  it('reads heads, labels and preprocessing from the input metadata (as the training tool writes them)', () => {
+    const md = { heads: '4', labels: JSON.stringify(Array.from({ length: 10 }, (_, i) => `c${i}`)), mean: '[0.286]', std: '[0.353]', crop_pct: '1.0', interpolation: 'bilinear' };
+    const out = convertCheckpoint(writeSafetensors(randomCheckpoint(small({ inChans: 1, dim: 64, heads: 4 }), 4), md));
+    expect(out.meta.config.heads).toBe(4);
+    expect(out.meta.config.inChans).toBe(1);
+    expect(out.meta.preprocessing.mean).toEqual([0.286]);
+    expect(out.meta.labels[9]).toBe('c9');
+  });
+
+  it('turns F16 weights into F32', () => {
+    const t = randomCheckpoint(small(), 5);
+    const half = new Map<string, Tensor>();
+    for (const [k, v] of t) {
+      const f = toFloat32(v);
+      half.set(k, { dtype: 'F16', shape: v.shape, bytes: new Uint8Array(Uint16Array.from(f, f32ToF16).buffer) });
+    }
+    const out = convertCheckpoint(writeSafetensors(half), { heads: 3 });
+    const w = toFloat32(out.tensors.get('head.weight')!);
+    const w0 = toFloat32(t.get('head.weight')!);
+    expect(out.tensors.get('head.weight')!.dtype).toBe('F32');
+    expect(Math.abs(w[7] - w0[7])).toBeLessThan(1e-3 * Math.abs(w0[7]) + 1e-6);
+  });
+
+  it('names unknown, missing and misshapen tensors', () => {
+    const t = randomCheckpoint(small(), 6);
+    t.set('fc_norm.weight', f32Tensor([48], new Float32Array(48)));
+    let e = errCode(() => convertCheckpoint(writeSafetensors(t)));
+    expect(e.code).toBe('E_TENSOR_UNKNOWN');
+    expect(e.message).toContain('fc_norm.weight');
+
+    const t2 = randomCheckpoint(small(), 6);
+    t2.delete('blocks.1.mlp.fc2.bias');
+    e = errCode(() => convertCheckpoint(writeSafetensors(t2)));
+    expect(e.code).toBe('E_TENSOR_MISSING');
+    expect(e.message).toContain('blocks.1.mlp.fc2.bias');
+
+    const t3 = randomCheckpoint(small(), 6);
+    t3.set('blocks.0.attn.proj.weight', f32Tensor([48, 47], new Float32Array(48 * 47)));
+    e = errCode(() => convertCheckpoint(writeSafetensors(t3)));
+    expect(e.code).toBe('E_TENSOR_SHAPE');
+    expect(e.message).toContain('blocks.0.attn.proj.weight');
+  });
+
+  it('rejects NaN weights, unknown architectures and RGB defaults on 1-channel models', () => {
+    const t = randomCheckpoint(small(), 7);
+    toFloat32(t.get('norm.bias')!)[5] = NaN;
+    const e = errCode(() => convertCheckpoint(writeSafetensors(t)));
+    expect(e.code).toBe('E_NONFINITE');
+    expect(e.message).toContain('norm.bias');
+    expect(errCode(() => convertCheckpoint(writeSafetensors(randomCheckpoint(small(), 8)), { arch: 'resnet50' })).code).toBe('E_UNKNOWN_ARCH');
+    expect(errCode(() => configForArch('deit_gigantic_patch16_224')).code).toBe('E_UNKNOWN_ARCH');
+    expect(errCode(() => convertCheckpoint(writeSafetensors(randomCheckpoint(small({ inChans: 1 }), 9)))).code).toBe('E_METADATA');
+  });
+
+  it('lists every tensor of a config exactly once', () => {
+    const names = expectedTensors(configForArch('deit3_small_patch16_224')).map(([n]) => n);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.length).toBe(4 + 12 * 14 + 4); // patch embed ×2, cls, pos; 14 per block; norm ×2, head ×2
+  });
+});
