@@ -212,7 +212,7 @@ function mulberry32(seed: number): () => number {
 
 // --- the base class -----------------------------------------------------------------------------------------------
 
-abstract class BaseScorer implements Scorer {
+export abstract class BaseScorer implements Scorer {
   abstract readonly name: ScorerName;
   abstract readonly needsFit: boolean;
   protected options: ScorerOptions;
@@ -305,7 +305,7 @@ function whiten(W: Float32Array, x: ArrayLike<number>, d: number, y: Float64Arra
   }
 }
 
-class MahalanobisScorer extends BaseScorer {
+export class MahalanobisScorer extends BaseScorer {
   readonly name: 'mahalanobis' | 'rmahalanobis';
   readonly needsFit = true;
   private dim = 0;
@@ -488,7 +488,7 @@ function kthLargest(a: Float64Array, n: number, k: number): number {
   return a[target];
 }
 
-class KnnScorer extends BaseScorer {
+export class KnnScorer extends BaseScorer {
   readonly name = 'knn' as const;
   readonly needsFit = true;
   private dim = 0;
@@ -600,7 +600,7 @@ export function defaultPrincipalDim(dim: number): number {
   return Math.max(1, Math.floor(dim / 2));
 }
 
-class VimScorer extends BaseScorer {
+export class VimScorer extends BaseScorer {
   readonly name = 'vim' as const;
   readonly needsFit = true;
   private dim = 0;
