@@ -9,3 +9,11 @@ export function heapBase(): usize {
 export function hasRelaxedSimd(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
+
+export { copy_f32, fill_f32, add_f32, transpose_f32 } from './memory';
+export * from './gemm_f32';
+export {
+  erf_ref, layernorm, layernorm_ref, gelu, gelu_ref, softmax_rows, softmax_rows_ref,
+  residual_add, residual_add_ref, token_l2_norms, token_l2_norms_ref,
+} from './norm';
+export * from './attention';
