@@ -58,3 +58,28 @@ export async function createOrtSession(
     release: () => session.release(),
   };
 }
+
+/**
+ * Instantiate ORT's wasm runtime once (a one-node model), so that the first real session's creation time is the
+ * session's own: under --no-liftoff compiling ORT's ~12 MB wasm alone takes seconds. Returns the milliseconds spent.
+ */
+export async function initOrtRuntime(threads = 1): Promise<number> {
+  const t0 = performance.now();
+  const { default: onnxProto } = await import('onnx-proto');
+  const { onnx } = onnxProto;
+  const io = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } });
+  const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'init', node: [{ opType: 'Identity', input: ['x'], output: ['y'] }], input: [io('x')], output: [io('y')] },
+  })).finish();
+  configureOrt(threads);
+  const s = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  await s.release();
+  return performance.now() - t0;
+}
+
+/** onnxruntime-web's version string, e.g. "1.30.0". */
+export function ortVersion(): string {
+  return ort.env.versions.web ?? 'unknown';
+}
