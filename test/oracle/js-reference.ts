@@ -17,7 +17,7 @@ function get(tensors: Map<string, Tensor>, name: string): Float64Array {
 }
 
 /** y [T,out] = x [T,in] · Wᵀ + b, W [out,in] row-major. */
-function linear(x: Float64Array[], W: Float64Array, b: Float64Array, out: number, inp: number): Float64Array[] {
+export function linear(x: Float64Array[], W: Float64Array, b: Float64Array, out: number, inp: number): Float64Array[] {
   return x.map((row) => {
     const y = new Float64Array(out);
     for (let o = 0; o < out; o++) {
@@ -67,8 +67,11 @@ export function erf(x: number): number {
 
 const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 
+/** Replaces the block linears (qkv, proj, fc1, fc2) to model a quantized graph; `prefix` is e.g. `blocks.0.attn.qkv`. */
+export type LinearFn = (prefix: string, x: Float64Array[], W: Float64Array, b: Float64Array, out: number, inp: number) => Float64Array[];
+
 /** Forward one image. pixels: Float32 [C,S,S] (already normalised). */
-export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pixels: Float32Array): ReferenceOutput {
+export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pixels: Float32Array, blockLinear: LinearFn = (_, ...a) => linear(...a)): ReferenceOutput {
   const D = c.dim;
   const P = c.patch;
   const S = c.imgSize;
@@ -110,7 +113,7 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
     const p = `blocks.${b}.`;
     // attention
     const h = layerNorm(x, t(p + 'norm1.weight'), t(p + 'norm1.bias'), c.eps);
-    const qkv = linear(h, t(p + 'attn.qkv.weight'), t(p + 'attn.qkv.bias'), 3 * D, D);
+    const qkv = blockLinear(p + 'attn.qkv', h, t(p + 'attn.qkv.weight'), t(p + 'attn.qkv.bias'), 3 * D, D);
     const ctx = Array.from({ length: T }, () => new Float64Array(D));
     for (let head = 0; head < H; head++) {
       const q = (r: number, i: number) => qkv[r][head * hd + i];
@@ -133,13 +136,13 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
         }
       }
     }
-    const a = linear(ctx, t(p + 'attn.proj.weight'), t(p + 'attn.proj.bias'), D, D);
+    const a = blockLinear(p + 'attn.proj', ctx, t(p + 'attn.proj.weight'), t(p + 'attn.proj.bias'), D, D);
     const g1 = c.layerScale ? t(p + 'ls1.gamma') : null;
     x = x.map((row, r) => row.map((v, d) => v + (g1 ? g1[d] : 1) * a[r][d]));
     // MLP
     const h2 = layerNorm(x, t(p + 'norm2.weight'), t(p + 'norm2.bias'), c.eps);
-    const f1 = linear(h2, t(p + 'mlp.fc1.weight'), t(p + 'mlp.fc1.bias'), c.mlpHidden, D).map((row) => row.map(gelu));
-    const f2 = linear(f1, t(p + 'mlp.fc2.weight'), t(p + 'mlp.fc2.bias'), D, c.mlpHidden);
+    const f1 = blockLinear(p + 'mlp.fc1', h2, t(p + 'mlp.fc1.weight'), t(p + 'mlp.fc1.bias'), c.mlpHidden, D).map((row) => row.map(gelu));
+    const f2 = blockLinear(p + 'mlp.fc2', f1, t(p + 'mlp.fc2.weight'), t(p + 'mlp.fc2.bias'), D, c.mlpHidden);
     const g2 = c.layerScale ? t(p + 'ls2.gamma') : null;
     x = x.map((row, r) => row.map((v, d) => v + (g2 ? g2[d] : 1) * f2[r][d]));
   }
