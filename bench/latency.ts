@@ -128,7 +128,8 @@ async function importOptional<T>(specifier: string): Promise<T | null> {
  * Adding a scheme is one line here; a scheme whose producer is missing is skipped with a message.
  */
 async function schemeProducers(): Promise<Record<string, QuantizeFn | null>> {
-  const quant = await importOptional<{ quantizeModel?: (m: ModelFile, o: { scheme: string }) => unknown }>('../sdk/quant/index.js');
+  type QuantModule = { quantizeModel?: (m: ModelFile, o: { scheme: string }) => unknown };
+  const quant = (await importOptional<QuantModule>('../sdk/quant/index.js')) ?? (await importOptional<QuantModule>('../sdk/quant/quantize.js'));
   const q: QuantizeFn | null = quant?.quantizeModel
     ? async (m, scheme) => {
       const out = await quant.quantizeModel!(m, { scheme });
