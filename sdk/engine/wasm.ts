@@ -90,7 +90,7 @@ async function fetchBytes(url: URL | string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function inputBytes(input: Exclude<WasmInput, WebAssembly.Module>): Promise<Uint8Array> {
+async function inputBytes(input: Uint8Array | ArrayBuffer | URL | string): Promise<Uint8Array> {
   if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   const url = input instanceof URL ? input : null;
@@ -119,7 +119,7 @@ export async function loadWasmModule(build: WasmBuild, source?: WasmSource): Pro
       throw new VitguardError('E_WASM', `cannot compile the ${build} kernel binary: ${(e as Error).message}`, { cause: e });
     }
   };
-  if (input !== undefined) return compile(await inputBytes(input));
+  if (input !== undefined) return compile(await inputBytes(input as Uint8Array | ArrayBuffer | URL | string));
   let p = moduleCache.get(build);
   if (!p) {
     p = defaultBytes(build).then(compile);
@@ -185,6 +185,16 @@ export class WasmHeap {
   /** Bytes from 0 to the end of the last allocation. */
   get used(): number {
     return this.top;
+  }
+
+  /** A mark to return to with release(): temporaries above it (e.g. unpacked weights while packing) are dropped. */
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    if (mark > this.top) throw new VitguardError('E_WASM', `heap release to ${mark} above the top ${this.top}`);
+    this.top = mark;
   }
 
   get memoryBytes(): number {

@@ -1,0 +1,373 @@
+// The forward pass of ViT / DeiT (distilled) / DeiT3 on the wasm kernels.
+//
+// Memory: weights are laid into one wasm instance at load (linear layers packed by their Linear kind, everything
+// else as f32), then one activation arena is sized from the config and maxBatch. A forward writes the input into
+// the arena, runs the kernels in order and copies the results out: nothing is allocated in wasm per image.
+// A wasm trap discards the instance; the next call builds a fresh one from the model file (kept by reference).
+
+import { VitguardError } from '../errors.js';
+import { numPatches, numTokens, readModel, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
+import { expectedTensors } from '../model/arch.js';
+import { FLOAT_DTYPES, finiteFloat32, linearKindFor, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
+import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
+
+export interface EngineOptions {
+  wasm?: WasmChoice;
+  wasmSource?: WasmSource;
+  /** Most images one pass runs (the GEMMs see maxBatch · tokens rows). Default 1. */
+  maxBatch?: number;
+}
+
+export interface ForwardOptions {
+  /** Per-layer attention probabilities [heads, T, T]. */
+  attention?: boolean;
+  /** Per-layer L2 norm of every token of the block output [T]. */
+  tokenNorms?: boolean;
+}
+
+export interface ForwardResult {
+  logits: Float32Array; // [numClasses]; distilled: (head(cls) + head_dist(dist)) / 2
+  feature: Float32Array; // [dim]: class token after the final norm
+  attention?: Float32Array[]; // per layer [heads, T, T]
+  tokenNorms?: Float32Array[]; // per layer [T]
+}
+
+// --- the graph's linear layers ------------------------------------------------------------------------------
+
+export function linearSpecs(c: ViTConfig): LinearSpec[] {
+  const D = c.dim;
+  const specs: LinearSpec[] = [
+    { name: 'patch_embed.proj', inFeatures: c.inChans * c.patch * c.patch, outFeatures: D, weightShape: [D, c.inChans, c.patch, c.patch], role: 'patch' },
+  ];
+  for (let i = 0; i < c.depth; i++) {
+    const b = `blocks.${i}.`;
+    specs.push(
+      { name: b + 'attn.qkv', inFeatures: D, outFeatures: 3 * D, weightShape: [3 * D, D], role: 'block' },
+      { name: b + 'attn.proj', inFeatures: D, outFeatures: D, weightShape: [D, D], role: 'block' },
+      { name: b + 'mlp.fc1', inFeatures: D, outFeatures: c.mlpHidden, weightShape: [c.mlpHidden, D], role: 'block' },
+      { name: b + 'mlp.fc2', inFeatures: c.mlpHidden, outFeatures: D, weightShape: [D, c.mlpHidden], role: 'block' },
+    );
+  }
+  specs.push({ name: 'head', inFeatures: D, outFeatures: c.numClasses, weightShape: [c.numClasses, D], role: 'head' });
+  if (c.distilled) specs.push({ name: 'head_dist', inFeatures: D, outFeatures: c.numClasses, weightShape: [c.numClasses, D], role: 'head' });
+  return specs;
+}
+
+function listNames(names: string[]): string {
+  return names.length <= 6 ? names.join(', ') : `${names.slice(0, 6).join(', ')} and ${names.length - 6} more`;
+}
+
+/**
+ * Check that the file holds exactly the tensors the config and scheme need, with the right shapes and dtypes.
+ * Returns the kind of every linear layer.
+ */
+export function validateModel(file: ModelFile): Map<string, LinearKind> {
+  const c = file.meta.config;
+  const kinds = new Map<string, LinearKind>();
+  const linearTensors = new Set<string>();
+  const want: TensorSpec[] = [];
+  for (const spec of linearSpecs(c)) {
+    const kind = linearKindFor(spec, file.meta.scheme);
+    kinds.set(spec.name, kind);
+    linearTensors.add(`${spec.name}.weight`).add(`${spec.name}.bias`);
+    want.push(...kind.tensors(spec));
+  }
+  for (const [name, shape] of expectedTensors(c)) {
+    if (!linearTensors.has(name)) want.push({ name, shape, dtypes: FLOAT_DTYPES });
+  }
+  const wanted = new Set(want.map((t) => t.name));
+  const missing = want.filter((t) => !file.tensors.has(t.name)).map((t) => t.name);
+  if (missing.length) {
+    throw new VitguardError('E_TENSOR_MISSING', `model (${file.meta.arch}, scheme ${file.meta.scheme.name}) lacks ${missing.length} tensor(s) its config needs: ${listNames(missing)}`);
+  }
+  const unknown = [...file.tensors.keys()].filter((n) => !wanted.has(n));
+  if (unknown.length) {
+    throw new VitguardError('E_TENSOR_UNKNOWN', `model (${file.meta.arch}, scheme ${file.meta.scheme.name}) has ${unknown.length} tensor(s) its config does not use: ${listNames(unknown)} (wrong config, or a checkpoint of another architecture?)`);
+  }
+  for (const t of want) {
+    const got = file.tensors.get(t.name)!;
+    if (got.shape.length !== t.shape.length || got.shape.some((d, i) => d !== t.shape[i])) {
+      throw new VitguardError('E_TENSOR_SHAPE', `tensor ${t.name} has shape ${JSON.stringify(got.shape)}, the config needs ${JSON.stringify(t.shape)}`);
+    }
+    if (!t.dtypes.includes(got.dtype)) {
+      throw new VitguardError('E_TENSOR_SHAPE', `tensor ${t.name} has dtype ${got.dtype}, expected ${t.dtypes.join(' or ')}`);
+    }
+  }
+  return kinds;
+}
+
+// --- state: one instance with its weights and arena ---------------------------------------------------------
+
+interface Block {
+  norm1: [number, number]; // gamma, beta pointers
+  norm2: [number, number];
+  ls1: number; // layer-scale gamma pointer, 0 = none
+  ls2: number;
+  qkv: Linear;
+  proj: Linear;
+  fc1: Linear;
+  fc2: Linear;
+}
+
+interface Arena {
+  img: number; // [B, C, S, S]
+  cols: number; // [B·Np, C·P·P] im2col
+  x: number; // [B·T, D] residual stream
+  h: number; // [B·T, D] normed
+  qkv: number; // [B·T, 3D]
+  att: number; // [B·T, D] attention output
+  f: number; // [B·T, D] branch output (patch embedding, proj, fc2)
+  mlp: number; // [B·T, H]
+  scratch: number; // attention scratch
+  probs: number; // [heads, T, T]
+  norms: number; // [B·T]
+  featCls: number; // [B, D]
+  featDist: number; // [B, D]
+  logits: number; // [B, classes]
+  logitsDist: number; // [B, classes]
+}
+
+interface State {
+  inst: WasmInstance;
+  patch: Linear;
+  head: Linear;
+  headDist: Linear | null;
+  tokenInit: number; // [T, D]: class (+dist) token rows with their position embedding, then the patches' positions
+  norm: [number, number];
+  blocks: Block[];
+  arena: Arena;
+}
+
+function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number): State {
+  const inst = instantiate(module, build);
+  const { heap } = inst;
+  const c = file.meta.config;
+  const D = c.dim, T = numTokens(c), Np = numPatches(c), extra = T - Np;
+  const f32 = (name: string) => finiteFloat32(name, file.tensors.get(name)!);
+  const put = (name: string) => heap.allocF32(f32(name));
+  const specs = new Map(linearSpecs(c).map((s) => [s.name, s]));
+  const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T };
+  const linear = (name: string) => kinds.get(name)!.create(specs.get(name)!, ctx);
+
+  // token rows before the first block: [cls (+pos0)] [dist (+pos1)] [pos of each patch]
+  const pos = f32('pos_embed');
+  const init = new Float32Array(T * D);
+  init.set(f32('cls_token'), 0);
+  if (c.distilled) init.set(f32('dist_token'), D);
+  if (c.noEmbedClass) {
+    init.set(pos, extra * D);
+  } else {
+    for (let i = 0; i < T * D; i++) init[i] += pos[i];
+  }
+  const tokenInit = heap.allocF32(init);
+
+  const patch = linear('patch_embed.proj');
+  const blocks: Block[] = [];
+  for (let i = 0; i < c.depth; i++) {
+    const b = `blocks.${i}.`;
+    blocks.push({
+      norm1: [put(b + 'norm1.weight'), put(b + 'norm1.bias')],
+      norm2: [put(b + 'norm2.weight'), put(b + 'norm2.bias')],
+      ls1: c.layerScale ? put(b + 'ls1.gamma') : 0,
+      ls2: c.layerScale ? put(b + 'ls2.gamma') : 0,
+      qkv: linear(b + 'attn.qkv'),
+      proj: linear(b + 'attn.proj'),
+      fc1: linear(b + 'mlp.fc1'),
+      fc2: linear(b + 'mlp.fc2'),
+    });
+  }
+  const norm: [number, number] = [put('norm.weight'), put('norm.bias')];
+  const head = linear('head');
+  const headDist = c.distilled ? linear('head_dist') : null;
+
+  const R = maxBatch * T;
+  const fl = (n: number) => heap.alloc(n * 4);
+  const imgLen = c.inChans * c.imgSize * c.imgSize;
+  const arena: Arena = {
+    img: fl(maxBatch * imgLen),
+    cols: fl(maxBatch * Np * c.inChans * c.patch * c.patch),
+    x: fl(R * D),
+    h: fl(R * D),
+    qkv: fl(R * 3 * D),
+    att: fl(R * D),
+    f: fl(R * D),
+    mlp: fl(R * c.mlpHidden),
+    scratch: heap.alloc(inst.kernels.attention_scratch_bytes(T, D, c.heads)),
+    probs: fl(c.heads * T * T),
+    norms: fl(R),
+    featCls: fl(maxBatch * D),
+    featDist: fl(maxBatch * D),
+    logits: fl(maxBatch * c.numClasses),
+    logitsDist: fl(maxBatch * c.numClasses),
+  };
+  return { inst, patch, head, headDist, tokenInit, norm, blocks, arena };
+}
+
+// --- the engine ---------------------------------------------------------------------------------------------
+
+export class Engine {
+  readonly meta: ModelMeta;
+  readonly wasm: WasmBuild;
+  readonly maxBatch: number;
+  private state: State | null;
+  private disposed = false;
+
+  private constructor(
+    private readonly file: ModelFile,
+    private readonly kinds: Map<string, LinearKind>,
+    private readonly module: WebAssembly.Module,
+    build: WasmBuild,
+    maxBatch: number,
+  ) {
+    this.meta = file.meta;
+    this.wasm = build;
+    this.maxBatch = maxBatch;
+    this.state = buildState(file, kinds, module, build, maxBatch);
+  }
+
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: EngineOptions = {}): Promise<Engine> {
+    const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
+    const maxBatch = opts.maxBatch ?? 1;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 1024) {
+      throw new VitguardError('E_INPUT', `maxBatch must be an integer in 1..1024, got ${maxBatch}`);
+    }
+    const kinds = validateModel(file);
+    const build = pickBuild(opts.wasm ?? 'auto');
+    const module = await loadWasmModule(build, opts.wasmSource);
+    return new Engine(file, kinds, module, build, maxBatch);
+  }
+
+  /** Image side, channels and token count the engine expects. */
+  get inputShape(): [number, number, number] {
+    const c = this.meta.config;
+    return [c.inChans, c.imgSize, c.imgSize];
+  }
+
+  /** Bytes of wasm linear memory this engine holds (weights + arena). */
+  memoryBytes(): number {
+    return this.state ? this.state.inst.heap.memoryBytes : 0;
+  }
+
+  dispose(): void {
+    this.state = null;
+    this.disposed = true;
+  }
+
+  /** One image: chw [C, imgSize, imgSize], already normalised. */
+  forward(chw: Float32Array, opts: ForwardOptions = {}): ForwardResult {
+    return this.forwardBatch(chw, 1, opts)[0];
+  }
+
+  /** n images stacked [n, C, imgSize, imgSize]; runs maxBatch at a time. */
+  forwardBatch(chw: Float32Array, n: number, opts: ForwardOptions = {}): ForwardResult[] {
+    if (this.disposed) throw new VitguardError('E_DISPOSED', 'this Engine was disposed; create a new one');
+    const [C, S] = this.inputShape;
+    const imgLen = C * S * S;
+    if (!(chw instanceof Float32Array)) throw new VitguardError('E_INPUT', `input must be a Float32Array [n, ${C}, ${S}, ${S}], got ${Object.prototype.toString.call(chw)}`);
+    if (!Number.isInteger(n) || n < 1) throw new VitguardError('E_INPUT', `image count must be a positive integer, got ${n}`);
+    if (chw.length !== n * imgLen) {
+      throw new VitguardError('E_INPUT', `input has ${chw.length} floats; ${n} image(s) of [${C}, ${S}, ${S}] need ${n * imgLen}`);
+    }
+    for (let i = 0; i < chw.length; i++) {
+      if (!Number.isFinite(chw[i])) {
+        const img = Math.floor(i / imgLen), r = i % imgLen;
+        throw new VitguardError('E_NONFINITE', `input image ${img} has ${chw[i]} at channel ${Math.floor(r / (S * S))}, y ${Math.floor((r % (S * S)) / S)}, x ${r % S}`);
+      }
+    }
+    const out: ForwardResult[] = [];
+    for (let i = 0; i < n; i += this.maxBatch) {
+      const m = Math.min(this.maxBatch, n - i);
+      out.push(...this.guarded(() => this.run(chw.subarray(i * imgLen, (i + m) * imgLen), m, opts)));
+    }
+    return out;
+  }
+
+  /** Runs fn on a live instance; a wasm trap discards the instance (rebuilt on the next call) and becomes E_WASM. */
+  private guarded<T>(fn: () => T): T {
+    if (!this.state) {
+      try {
+        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch);
+      } catch (e) {
+        if (e instanceof VitguardError) throw e;
+        throw new VitguardError('E_WASM', `rebuilding the wasm instance failed: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+        this.state = null;
+        throw new VitguardError('E_WASM', `wasm trapped during the forward pass (${(e as Error).message}); the instance was discarded and is rebuilt on the next call`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  // The whole model on one screen: n ≤ maxBatch images already checked.
+  private run(chw: Float32Array, n: number, opts: ForwardOptions): ForwardResult[] {
+    const st = this.state!;
+    const { kernels: k, heap } = st.inst;
+    const a = st.arena;
+    const c = this.meta.config;
+    const D = c.dim, H = c.mlpHidden, T = numTokens(c), Np = numPatches(c), extra = T - Np;
+    const R = n * T;
+    const imgLen = c.inChans * c.imgSize * c.imgSize;
+    const colsLen = Np * c.inChans * c.patch * c.patch;
+    const results: ForwardResult[] = Array.from({ length: n }, () => ({
+      logits: new Float32Array(0),
+      feature: new Float32Array(0),
+      ...(opts.attention ? { attention: [] as Float32Array[] } : {}),
+      ...(opts.tokenNorms ? { tokenNorms: [] as Float32Array[] } : {}),
+    }));
+
+    // patch embedding: im2col + GEMM → f [n·Np, D]; then x = [cls, (dist), patches] + position embeddings
+    heap.writeF32(a.img, chw);
+    for (let b = 0; b < n; b++) k.patch_im2col(a.cols + b * colsLen * 4, a.img + b * imgLen * 4, c.inChans, c.imgSize, c.patch);
+    st.patch.run(a.cols, a.f, n * Np);
+    for (let b = 0; b < n; b++) {
+      const xb = a.x + b * T * D * 4;
+      k.copy_f32(xb, st.tokenInit, extra * D);
+      k.add_f32(xb + extra * D * 4, a.f + b * Np * D * 4, st.tokenInit + extra * D * 4, Np * D);
+    }
+
+    // blocks: x += ls1 ⊙ proj(attn(norm1(x)));  x += ls2 ⊙ fc2(gelu(fc1(norm2(x))))
+    st.blocks.forEach((blk) => {
+      k.layernorm(a.h, a.x, blk.norm1[0], blk.norm1[1], R, D, c.eps);
+      blk.qkv.run(a.h, a.qkv, R);
+      for (let b = 0; b < n; b++) {
+        k.attention(a.att + b * T * D * 4, a.qkv + b * T * 3 * D * 4, T, D, c.heads, a.scratch, opts.attention ? a.probs : 0);
+        if (opts.attention) results[b].attention!.push(heap.readF32(a.probs, c.heads * T * T));
+      }
+      blk.proj.run(a.att, a.f, R);
+      k.residual_add(a.x, a.f, blk.ls1, R, D);
+      k.layernorm(a.h, a.x, blk.norm2[0], blk.norm2[1], R, D, c.eps);
+      blk.fc1.run(a.h, a.mlp, R);
+      k.gelu(a.mlp, a.mlp, R * H);
+      blk.fc2.run(a.mlp, a.f, R);
+      k.residual_add(a.x, a.f, blk.ls2, R, D);
+      if (opts.tokenNorms) {
+        k.token_l2_norms(a.norms, a.x, R, D);
+        for (let b = 0; b < n; b++) results[b].tokenNorms!.push(heap.readF32(a.norms + b * T * 4, T));
+      }
+    });
+
+    // final norm of the class (and distillation) token, heads
+    for (let b = 0; b < n; b++) {
+      k.layernorm(a.featCls + b * D * 4, a.x + b * T * D * 4, st.norm[0], st.norm[1], 1, D, c.eps);
+      if (st.headDist) k.layernorm(a.featDist + b * D * 4, a.x + (b * T + 1) * D * 4, st.norm[0], st.norm[1], 1, D, c.eps);
+    }
+    st.head.run(a.featCls, a.logits, n);
+    if (st.headDist) st.headDist.run(a.featDist, a.logitsDist, n);
+    const NC = c.numClasses;
+    for (let b = 0; b < n; b++) {
+      const logits = heap.readF32(a.logits + b * NC * 4, NC);
+      if (st.headDist) {
+        const d = heap.f32(a.logitsDist + b * NC * 4, NC);
+        for (let j = 0; j < NC; j++) logits[j] = (logits[j] + d[j]) / 2;
+      }
+      results[b].logits = logits;
+      results[b].feature = heap.readF32(a.featCls + b * D * 4, D);
+    }
+    return results;
+  }
+}

@@ -1,0 +1,29 @@
+// Tiny random models of each family, as vitguard model files, for engine tests.
+
+import { encodeMeta, readModel, type ModelFile, type ViTConfig } from '../../sdk/format/model.js';
+import { writeSafetensors, type Tensor } from '../../sdk/format/safetensors.js';
+import { randomCheckpoint } from '../../sdk/model/random.js';
+
+export const TINY: Record<'vit' | 'deit_distilled' | 'deit3', ViTConfig> = {
+  vit: { imgSize: 32, patch: 8, inChans: 3, dim: 48, depth: 2, heads: 3, mlpHidden: 96, numClasses: 10, distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6 },
+  deit_distilled: { imgSize: 32, patch: 8, inChans: 3, dim: 48, depth: 2, heads: 3, mlpHidden: 192, numClasses: 7, distilled: true, layerScale: false, noEmbedClass: false, eps: 1e-6 },
+  deit3: { imgSize: 24, patch: 4, inChans: 3, dim: 36, depth: 3, heads: 2, mlpHidden: 72, numClasses: 5, distilled: false, layerScale: true, noEmbedClass: true, eps: 1e-5 },
+};
+
+export function modelBytes(config: ViTConfig, tensors: Map<string, Tensor>, arch = 'test_model', scheme = 'fp32'): Uint8Array {
+  const meta = encodeMeta({
+    arch,
+    config,
+    labels: Array.from({ length: config.numClasses }, (_, i) => `c${i}`),
+    preprocessing: { mean: Array(config.inChans).fill(0.5), std: Array(config.inChans).fill(0.5), cropPct: 1, interpolation: 'bilinear' },
+    scheme: { name: scheme },
+    extra: {},
+  });
+  return writeSafetensors(tensors, meta);
+}
+
+export function randomModel(config: ViTConfig, seed = 1): { file: ModelFile; bytes: Uint8Array; tensors: Map<string, Tensor> } {
+  const tensors = randomCheckpoint(config, seed);
+  const bytes = modelBytes(config, tensors);
+  return { file: readModel(bytes), bytes, tensors };
+}
