@@ -17,3 +17,6 @@ export {
   residual_add, residual_add_ref, token_l2_norms, token_l2_norms_ref,
 } from './norm';
 export * from './attention';
+export * from './quant';
+export * from './gemm_q8';
+export * from './gemm_q4';

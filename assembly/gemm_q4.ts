@@ -1,0 +1,345 @@
+// int4 weight GEMMs: int4-packed × int8 (w4a8, and w4a4 with activations in [-7, 7]) and int4 × f32 (w4a16).
+//
+// Weights: symmetric int4 q ∈ [-7, 7], one scale per group of G consecutive k (G = 32, 64, 128) per output column.
+// The kernels read 4-bit nibbles stored +8 (0..15) and unpack them in registers; memory only ever holds nibbles.
+//   w4a8:  out[m,n] = ( Σ_g f32(Σ_{k∈g} a[m,k]·q[n,k]) · sw[g,n] ) · sa[m] + bias[n]      (per-group partial sums)
+//   w4a16: out[m,n] =   Σ_g (Σ_{k∈g} x[m,k]·f32(q[n,k])) · sw[g,n] + bias[n]              (k in order, no FMA)
+// The integer partial sums are computed on the biased nibbles u = q + 8 and corrected: Σ a·q = Σ a·u − 8·Σ_g a
+// (Σ_g a per row and group comes from quantizeActRows' `sums`). That is what makes the relaxed dot usable: its
+// second operand must be 0..127 (FACTS.md) and u is 0..15.
+//
+// Packed buffer, per panel of Q4_NR = 4 output columns (zero-padded past N: u = 8, scale 0, bias 0):
+//   bias f32[4] | for each group: sw f32[4] | G/8 chunks of 16 bytes (8 k × 4 columns, two nibbles per byte)
+// Chunk byte order (k0 = first k of the chunk), per layout:
+//   Q4_LAYOUT_C4 (relaxed build, int):  byte 4c+j    lo = u[c, k0+j],        hi = u[c, k0+4+j]        j ∈ 0..3
+//   Q4_LAYOUT_C2 (simd build, int):     byte 8h+2c+j lo = u[c, k0+2h+j],     hi = u[c, k0+4+2h+j]     h, j ∈ 0..1
+//   Q4_LAYOUT_F  (w4a16, both builds):  byte 4j+c    lo = u[c, k0+j],        hi = u[c, k0+4+j]        j ∈ 0..3
+// File layout (what gemmQ4_ref reads, sdk/quant/formats.ts): row n, block b of 32 k, byte j: lo = u[n, 32b+j],
+// hi = u[n, 32b+16+j].
+
+export const Q4_NR: i32 = 4;
+export const Q4_LAYOUT_C4: i32 = 0;
+export const Q4_LAYOUT_C2: i32 = 1;
+export const Q4_LAYOUT_F: i32 = 2;
+
+/** The integer layout this build's gemmQ4 reads. */
+export function q4IntLayout(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? Q4_LAYOUT_C4 : Q4_LAYOUT_C2;
+}
+
+/** Bytes per element of the quantized activations gemmQ4 reads: 1 (i8, relaxed build) or 2 (i16, simd build). */
+export function q4ActElemBytes(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
+}
+
+/** Bytes of the packed buffer of an (N, K) int4 weight with group G (either layout). */
+export function q4PackedBytes(N: i32, K: i32, G: i32): usize {
+  const panels = <usize>((N + Q4_NR - 1) / Q4_NR);
+  return panels * (16 + <usize>(K / G) * (16 + <usize>G * 2));
+}
+
+/** Bytes of the activation scratch of gemmQ4 for M rows of K, plus the group sums: M·K·elem + M·(K/G)·4. */
+export function q4ActBytes(M: i32, K: i32, G: i32): usize {
+  return <usize>M * <usize>K * <usize>q4ActElemBytes() + <usize>M * <usize>(K / G) * 4;
+}
+
+// --- packing ---------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function fileNibble(wq: usize, K: i32, n: i32, k: i32): i32 {
+  const j = k & 31;
+  const byte = <i32>load<u8>(wq + <usize>n * <usize>(K >> 1) + <usize>((k >> 5) * 16 + (j & 15)));
+  return j < 16 ? byte & 15 : byte >> 4;
+}
+
+/**
+ * dst (q4PackedBytes) ← wq u8 (N, K/2) in the file layout, sw f32 (N, K/G), bias f32 (N) or 0, in `layout`
+ * (q4IntLayout() for gemmQ4, Q4_LAYOUT_F for gemmW4A16). K must be a multiple of G and G of 32.
+ */
+export function packQ4(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, layout: i32, dst: usize): void {
+  const panels = (N + Q4_NR - 1) / Q4_NR;
+  const ng = K / G;
+  let p = dst;
+  for (let pi = 0; pi < panels; pi++) {
+    const n0 = pi * Q4_NR;
+    for (let c = 0; c < Q4_NR; c++) {
+      const n = n0 + c;
+      store<f32>(p + <usize>c * 4, n < N && bias != 0 ? load<f32>(bias + <usize>n * 4) : 0);
+    }
+    p += 16;
+    for (let g = 0; g < ng; g++) {
+      for (let c = 0; c < Q4_NR; c++) {
+        const n = n0 + c;
+        store<f32>(p + <usize>c * 4, n < N ? load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4) : 0);
+      }
+      p += 16;
+      for (let k0 = g * G; k0 < (g + 1) * G; k0 += 8) {
+        for (let i = 0; i < 16; i++) {
+          let c = 0, klo = 0;
+          if (layout == Q4_LAYOUT_C4) { c = i >> 2; klo = i & 3; }
+          else if (layout == Q4_LAYOUT_C2) { c = (i >> 1) & 3; klo = ((i >> 3) << 1) + (i & 1); }
+          else { c = i & 3; klo = i >> 2; }
+          const n = n0 + c;
+          const lo = n < N ? fileNibble(wq, K, n, k0 + klo) : 8;
+          const hi = n < N ? fileNibble(wq, K, n, k0 + 4 + klo) : 8;
+          store<u8>(p + <usize>i, lo | (hi << 4));
+        }
+        p += 16;
+      }
+    }
+  }
+}
+
+// --- w4a8 kernel -------------------------------------------------------------------------------------
+
+const tail = memory.data(16); // 4 f32 staging for a partial panel's outputs
+
+// @ts-ignore: decorator
+@inline function storeCols4(out: usize, y: v128, nValid: i32): void {
+  if (nValid >= 4) v128.store(out, y);
+  else {
+    v128.store(tail, y);
+    for (let c = 0; c < nValid; c++) store<f32>(out + <usize>c * 4, load<f32>(tail + <usize>c * 4));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function groupEnd(facc: v128, iacc: v128, sumPtr: usize, sw: v128): v128 {
+  const corrected = i32x4.sub(iacc, i32x4.splat(load<i32>(sumPtr) << 3));
+  return f32x4.add(facc, f32x4.mul(f32x4.convert_i32x4_s(corrected), sw));
+}
+
+// One 8-k chunk for one row: relaxed build, i8 activations at ap, nibble vectors lo/hi (C4 layout).
+// @ts-ignore: decorator
+@inline function chunkRelaxed(acc: v128, ap: usize, lo: v128, hi: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load32_splat(ap), lo, acc);
+    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load32_splat(ap, 4), hi, acc);
+  }
+  return acc;
+}
+
+// One 8-k chunk for one row: simd build, i16 activations at ap, widened nibble vectors (C2 layout).
+// @ts-ignore: decorator
+@inline function chunkI16(acc: v128, ap: usize, w0: v128, w1: v128, w2: v128, w3: v128): v128 {
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.load32_splat(ap), w0));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.load32_splat(ap, 4), w1));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.load32_splat(ap, 8), w2));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(v128.load32_splat(ap, 12), w3));
+}
+
+/**
+ * gemmQ4 (int4 × int8, i32 partial sums per group): out (M, N) f32 from a (M, K) quantized activations
+ * (i8 on the relaxed build, i16 on the simd build: q4ActElemBytes), sa f32 (M), sums i32 (M, K/G) from
+ * quantizeActRows, and weights packed by packQ4 in q4IntLayout(). Register tile 4 rows × 4 columns.
+ */
+export function gemmQ4(a: usize, sa: usize, sums: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const eb = <usize>q4ActElemBytes();
+  const lda = <usize>K * eb;
+  const ng = K / G;
+  const ldsum = <usize>ng * 4;
+  const groupBytes: usize = <usize>G * 2 + 16;
+  const panelBytes: usize = <usize>ng * groupBytes + 16;
+  const panels = (N + Q4_NR - 1) / Q4_NR;
+  const ldo = <usize>N * 4;
+  const M4 = M & ~3;
+  const chunks = G >> 3;
+  const ck: usize = eb * 8; // activation bytes per chunk
+  const mask = i8x16.splat(15);
+  for (let pi = 0; pi < panels; pi++) {
+    const pp = packed + <usize>pi * panelBytes;
+    const n0 = pi * Q4_NR;
+    const bias = v128.load(pp);
+    let m = 0;
+    for (; m < M4; m += 4) {
+      let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
+      let a0 = a + <usize>m * lda;
+      let a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+      const s0 = sums + <usize>m * ldsum;
+      let gp = pp + 16;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 16;
+        let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
+        for (let c = 0; c < chunks; c++) {
+          const v = v128.load(wp);
+          const lo = v128.and(v, mask);
+          const hi = i8x16.shr_u(v, 4);
+          if (ASC_FEATURE_RELAXED_SIMD) {
+            i0 = chunkRelaxed(i0, a0, lo, hi); i1 = chunkRelaxed(i1, a1, lo, hi);
+            i2 = chunkRelaxed(i2, a2, lo, hi); i3 = chunkRelaxed(i3, a3, lo, hi);
+          } else {
+            const w0 = i16x8.extend_low_i8x16_u(lo), w1 = i16x8.extend_high_i8x16_u(lo);
+            const w2 = i16x8.extend_low_i8x16_u(hi), w3 = i16x8.extend_high_i8x16_u(hi);
+            i0 = chunkI16(i0, a0, w0, w1, w2, w3); i1 = chunkI16(i1, a1, w0, w1, w2, w3);
+            i2 = chunkI16(i2, a2, w0, w1, w2, w3); i3 = chunkI16(i3, a3, w0, w1, w2, w3);
+          }
+          wp += 16; a0 += ck; a1 += ck; a2 += ck; a3 += ck;
+        }
+        const sw = v128.load(gp);
+        const sg = s0 + <usize>g * 4;
+        f0 = groupEnd(f0, i0, sg, sw);
+        f1 = groupEnd(f1, i1, sg + ldsum, sw);
+        f2 = groupEnd(f2, i2, sg + 2 * ldsum, sw);
+        f3 = groupEnd(f3, i3, sg + 3 * ldsum, sw);
+        gp += groupBytes;
+      }
+      const o = out + <usize>m * ldo + <usize>n0 * 4;
+      storeCols4(o, f32x4.add(f32x4.mul(f0, f32x4.splat(load<f32>(sa + <usize>m * 4))), bias), N - n0);
+      storeCols4(o + ldo, f32x4.add(f32x4.mul(f1, f32x4.splat(load<f32>(sa + <usize>(m + 1) * 4))), bias), N - n0);
+      storeCols4(o + 2 * ldo, f32x4.add(f32x4.mul(f2, f32x4.splat(load<f32>(sa + <usize>(m + 2) * 4))), bias), N - n0);
+      storeCols4(o + 3 * ldo, f32x4.add(f32x4.mul(f3, f32x4.splat(load<f32>(sa + <usize>(m + 3) * 4))), bias), N - n0);
+    }
+    for (; m < M; m++) {
+      let f0 = f32x4.splat(0);
+      let a0 = a + <usize>m * lda;
+      const s0 = sums + <usize>m * ldsum;
+      let gp = pp + 16;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 16;
+        let i0 = i32x4.splat(0);
+        for (let c = 0; c < chunks; c++) {
+          const v = v128.load(wp);
+          const lo = v128.and(v, mask);
+          const hi = i8x16.shr_u(v, 4);
+          if (ASC_FEATURE_RELAXED_SIMD) {
+            i0 = chunkRelaxed(i0, a0, lo, hi);
+          } else {
+            i0 = chunkI16(i0, a0, i16x8.extend_low_i8x16_u(lo), i16x8.extend_high_i8x16_u(lo),
+              i16x8.extend_low_i8x16_u(hi), i16x8.extend_high_i8x16_u(hi));
+          }
+          wp += 16; a0 += ck;
+        }
+        f0 = groupEnd(f0, i0, s0 + <usize>g * 4, v128.load(gp));
+        gp += groupBytes;
+      }
+      storeCols4(out + <usize>m * ldo + <usize>n0 * 4, f32x4.add(f32x4.mul(f0, f32x4.splat(load<f32>(sa + <usize>m * 4))), bias), N - n0);
+    }
+  }
+}
+
+/**
+ * Scalar twin on unpacked operands: a i8 (M, K), sa f32 (M), wq u8 (N, K/2) file layout, sw f32 (N, K/G),
+ * bias f32 (N) or 0 → out (M, N) f32, same arithmetic order as gemmQ4.
+ */
+export function gemmQ4_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const ng = K / G;
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let f: f32 = 0;
+      for (let g = 0; g < ng; g++) {
+        let acc = 0;
+        for (let k = g * G; k < (g + 1) * G; k++) {
+          acc += <i32>load<i8>(a + <usize>m * <usize>K + <usize>k) * (fileNibble(wq, K, n, k) - 8);
+        }
+        f = f + <f32>acc * load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4);
+      }
+      const b: f32 = bias != 0 ? load<f32>(bias + <usize>n * 4) : 0;
+      store<f32>(out + (<usize>m * <usize>N + <usize>n) * 4, f * load<f32>(sa + <usize>m * 4) + b);
+    }
+  }
+}
+
+// --- w4a16 kernel ------------------------------------------------------------------------------------
+
+/**
+ * gemmW4A16: out (M, N) f32 = x (M, K) f32 · dequant(W)ᵀ + bias, W packed by packQ4 in Q4_LAYOUT_F.
+ * Nibbles are widened to f32 in registers (u − 8, exact), multiplied per k and summed per group, then scaled.
+ */
+export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const lda = <usize>K * 4;
+  const ng = K / G;
+  const groupBytes: usize = <usize>G * 2 + 16;
+  const panelBytes: usize = <usize>ng * groupBytes + 16;
+  const panels = (N + Q4_NR - 1) / Q4_NR;
+  const ldo = <usize>N * 4;
+  const M4 = M & ~3;
+  const chunks = G >> 3;
+  const mask = i8x16.splat(15);
+  const eight = i16x8.splat(8);
+  for (let pi = 0; pi < panels; pi++) {
+    const pp = packed + <usize>pi * panelBytes;
+    const n0 = pi * Q4_NR;
+    const bias = v128.load(pp);
+    let m = 0;
+    for (; m < M; m += 4) {
+      const rows = m < M4 ? 4 : 1;
+      let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
+      let x0 = x + <usize>m * lda;
+      // Rows past the tile (M tail) alias row m: computed and discarded, never stored.
+      let x1 = rows == 4 ? x0 + lda : x0;
+      let x2 = rows == 4 ? x1 + lda : x0;
+      let x3 = rows == 4 ? x2 + lda : x0;
+      let gp = pp + 16;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 16;
+        let g0 = f32x4.splat(0), g1 = f32x4.splat(0), g2 = f32x4.splat(0), g3 = f32x4.splat(0);
+        for (let c = 0; c < chunks; c++) {
+          const v = v128.load(wp);
+          const lo = v128.and(v, mask);
+          const hi = i8x16.shr_u(v, 4);
+          const l01 = i16x8.sub(i16x8.extend_low_i8x16_u(lo), eight);  // k0 (cols 0..3), k1
+          const l23 = i16x8.sub(i16x8.extend_high_i8x16_u(lo), eight); // k2, k3
+          const h01 = i16x8.sub(i16x8.extend_low_i8x16_u(hi), eight);  // k4, k5
+          const h23 = i16x8.sub(i16x8.extend_high_i8x16_u(hi), eight); // k6, k7
+          let w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l01));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l01));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 4), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 4), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 4), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 4), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l23));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 8), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 8), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 8), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 8), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l23));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 12), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 12), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 12), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 12), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h01));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 16), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 16), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 16), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 16), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h01));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 20), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 20), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 20), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 20), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h23));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 24), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 24), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 24), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 24), w));
+          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h23));
+          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 28), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 28), w));
+          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 28), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 28), w));
+          wp += 16; x0 += 32; x1 += 32; x2 += 32; x3 += 32;
+        }
+        const sw = v128.load(gp);
+        f0 = f32x4.add(f0, f32x4.mul(g0, sw)); f1 = f32x4.add(f1, f32x4.mul(g1, sw));
+        f2 = f32x4.add(f2, f32x4.mul(g2, sw)); f3 = f32x4.add(f3, f32x4.mul(g3, sw));
+        gp += groupBytes;
+      }
+      const o = out + <usize>m * ldo + <usize>n0 * 4;
+      storeCols4(o, f32x4.add(f0, bias), N - n0);
+      if (rows == 4) {
+        storeCols4(o + ldo, f32x4.add(f1, bias), N - n0);
+        storeCols4(o + 2 * ldo, f32x4.add(f2, bias), N - n0);
+        storeCols4(o + 3 * ldo, f32x4.add(f3, bias), N - n0);
+      } else {
+        m -= 3; // advance one row at a time through the tail
+      }
+    }
+  }
+}
+
+/** Scalar twin of gemmW4A16 on the file layout: same arithmetic order (k ascending, per-group sums, no FMA). */
+export function gemmW4A16_ref(x: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const ng = K / G;
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let f: f32 = 0;
+      for (let g = 0; g < ng; g++) {
+        let acc: f32 = 0;
+        for (let k = g * G; k < (g + 1) * G; k++) {
+          acc = acc + load<f32>(x + (<usize>m * <usize>K + <usize>k) * 4) * <f32>(fileNibble(wq, K, n, k) - 8);
+        }
+        f = f + acc * load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4);
+      }
+      const b: f32 = bias != 0 ? load<f32>(bias + <usize>n * 4) : 0;
+      store<f32>(out + (<usize>m * <usize>N + <usize>n) * 4, f + b);
+    }
+  }
+}

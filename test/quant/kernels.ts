@@ -1,0 +1,219 @@
+// Shared by the vitest file and the child process (relaxed build needs V8 flags): instantiate the integer kernels,
+// lay out operands, run each fast kernel and its `_ref` twin, and digest the outputs.
+
+import { mulberry32, gaussian } from '../../sdk/model/random.js';
+import { quantizeQ4, quantizeQ8, type Q4Weight, type Q8Weight } from '../../sdk/quant/formats.js';
+
+export interface QuantExports {
+  memory: WebAssembly.Memory;
+  quantizeActRows(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
+  quantizeActRows_ref(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
+  fakeQuantActRows(x: number, M: number, K: number, bits: number): void;
+  fakeQuantActRows_ref(x: number, M: number, K: number, bits: number): void;
+  q8KPad(K: number): number;
+  q8PackedBytes(N: number, K: number): number;
+  q8ActBytes(M: number, K: number): number;
+  packQ8(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
+  gemmQ8(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number): void;
+  gemmQ8_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number): void;
+  q4IntLayout(): number;
+  q4ActElemBytes(): number;
+  q4PackedBytes(N: number, K: number, G: number): number;
+  q4ActBytes(M: number, K: number, G: number): number;
+  packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
+  gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemmQ4_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemmW4A16_ref(x: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
+  Q4_LAYOUT_F: WebAssembly.Global;
+}
+
+/** A wasm instance with a bump allocator over its memory (tests only; the engine plans memory itself). */
+export class Kernels {
+  readonly ex: QuantExports;
+  private top = 1 << 16;
+  constructor(bytes: Uint8Array) {
+    const mod = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    const inst = new WebAssembly.Instance(mod, { env: { abort: () => { throw new Error('wasm abort'); } } });
+    this.ex = inst.exports as unknown as QuantExports;
+  }
+  reset(): void { this.top = 1 << 16; }
+  alloc(bytes: number): number {
+    const p = this.top;
+    this.top = (this.top + bytes + 63) & ~63;
+    const need = this.top - this.ex.memory.buffer.byteLength;
+    if (need > 0) this.ex.memory.grow(Math.ceil(need / 65536));
+    return p;
+  }
+  put(data: ArrayBufferView): number {
+    const p = this.alloc(data.byteLength);
+    new Uint8Array(this.ex.memory.buffer, p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return p;
+  }
+  f32(p: number, n: number): Float32Array { return new Float32Array(this.ex.memory.buffer, p, n).slice(); }
+  i32(p: number, n: number): Int32Array { return new Int32Array(this.ex.memory.buffer, p, n).slice(); }
+  i8(p: number, n: number): Int8Array { return new Int8Array(this.ex.memory.buffer, p, n).slice(); }
+  i16(p: number, n: number): Int16Array { return new Int16Array(this.ex.memory.buffer, p, n).slice(); }
+}
+
+/** Activations like a transformer's: Gaussian with a few large outliers per row. */
+export function randomActs(M: number, K: number, seed: number): Float32Array {
+  const r = mulberry32(seed);
+  const g = gaussian(r);
+  const x = new Float32Array(M * K);
+  for (let i = 0; i < x.length; i++) x[i] = g() * (r() < 0.01 ? 20 : 1);
+  return x;
+}
+
+export function randomWeights(N: number, K: number, seed: number): Float32Array {
+  const g = gaussian(mulberry32(seed));
+  const w = new Float32Array(N * K);
+  const std = 1 / Math.sqrt(K);
+  for (let i = 0; i < w.length; i++) w[i] = g() * std;
+  return w;
+}
+
+export function randomBias(N: number, seed: number): Float32Array {
+  const g = gaussian(mulberry32(seed));
+  return Float32Array.from({ length: N }, () => 0.1 * g());
+}
+
+/** FNV-1a over the bytes of a typed array, as hex. */
+export function digest(a: ArrayBufferView): string {
+  const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+function sameBits(a: Float32Array | Int32Array | Int8Array | Int16Array, b: typeof a, what: string): void {
+  if (a.length !== b.length) throw new Error(`${what}: length ${a.length} vs ${b.length}`);
+  const ua = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const ub = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < ua.length; i++) {
+    if (ua[i] !== ub[i]) {
+      const e = Math.floor(i / a.BYTES_PER_ELEMENT);
+      throw new Error(`${what}: element ${e} differs: ${a[e]} vs ${b[e]}`);
+    }
+  }
+}
+
+// --- one case per kernel ------------------------------------------------------------------------------
+
+/** w8a8 at (M, N, K): quantize (fast, i16 padded) + gemmQ8 against quantize_ref (i8) + gemmQ8_ref. */
+export function caseQ8(k: Kernels, M: number, N: number, K: number, seed: number, w?: Q8Weight): Float32Array {
+  k.reset();
+  const ex = k.ex;
+  const x = randomActs(M, K, seed);
+  const wq = w ?? quantizeQ8(randomWeights(N, K, seed + 1), N, K);
+  const bias = randomBias(N, seed + 2);
+  const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
+  const Kp = ex.q8KPad(K);
+  const pa = k.alloc(ex.q8ActBytes(M, K)), psa = k.alloc(4 * M);
+  const pa_r = k.alloc(M * K), psa_r = k.alloc(4 * M);
+  ex.quantizeActRows(px, M, K, 127, 0, pa, 2, Kp, psa, 0, 0);
+  ex.quantizeActRows_ref(px, M, K, 127, 0, pa_r, 1, K, psa_r, 0, 0);
+  sameBits(k.f32(psa, M), k.f32(psa_r, M), `q8 act scales ${M}x${K}`);
+  const a16 = k.i16(pa, M * Kp);
+  const a8 = k.i8(pa_r, M * K);
+  for (let m = 0; m < M; m++) for (let j = 0; j < Kp; j++) {
+    const want = j < K ? a8[m * K + j] : 0;
+    if (a16[m * Kp + j] !== want) throw new Error(`q8 act (${m},${j}): ${a16[m * Kp + j]} vs ${want}`);
+  }
+  const pp = k.alloc(ex.q8PackedBytes(N, K));
+  ex.packQ8(pw, ps, pb, N, K, pp);
+  const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
+  ex.gemmQ8(pa, psa, pp, po, M, N, K);
+  ex.gemmQ8_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K);
+  const out = k.f32(po, M * N);
+  sameBits(out, k.f32(po_r, M * N), `gemmQ8 ${M}x${N}x${K}`);
+  return out;
+}
+
+/** w4a8 / w4a4 at (M, N, K, G): this build's activation layout + gemmQ4 against the i8 refs. */
+export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, seed: number, qmax = 127, w?: Q4Weight): Float32Array {
+  k.reset();
+  const ex = k.ex;
+  const x = randomActs(M, K, seed);
+  const wq = w ?? quantizeQ4(randomWeights(N, K, seed + 1), N, K, G);
+  const bias = randomBias(N, seed + 2);
+  const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
+  const eb = ex.q4ActElemBytes();
+  const ng = K / G;
+  const pa = k.alloc(M * K * eb), psa = k.alloc(4 * M), psum = k.alloc(4 * M * ng);
+  const pa_r = k.alloc(M * K), psa_r = k.alloc(4 * M), psum_r = k.alloc(4 * M * ng);
+  ex.quantizeActRows(px, M, K, qmax, 0, pa, eb, K, psa, psum, G);
+  ex.quantizeActRows_ref(px, M, K, qmax, 0, pa_r, 1, K, psa_r, psum_r, G);
+  sameBits(k.i32(psum, M * ng), k.i32(psum_r, M * ng), `q4 act group sums ${M}x${K}/${G}`);
+  const pp = k.alloc(ex.q4PackedBytes(N, K, G));
+  ex.packQ4(pw, ps, pb, N, K, G, ex.q4IntLayout(), pp);
+  const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
+  ex.gemmQ4(pa, psa, psum, pp, po, M, N, K, G);
+  ex.gemmQ4_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K, G);
+  const out = k.f32(po, M * N);
+  sameBits(out, k.f32(po_r, M * N), `gemmQ4 ${M}x${N}x${K} G${G} qmax ${qmax}`);
+  return out;
+}
+
+/** w4a16 at (M, N, K, G). */
+export function caseW4A16(k: Kernels, M: number, N: number, K: number, G: number, seed: number): Float32Array {
+  k.reset();
+  const ex = k.ex;
+  const x = randomActs(M, K, seed);
+  const wq = quantizeQ4(randomWeights(N, K, seed + 1), N, K, G);
+  const bias = randomBias(N, seed + 2);
+  const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
+  const pp = k.alloc(ex.q4PackedBytes(N, K, G));
+  ex.packQ4(pw, ps, pb, N, K, G, ex.Q4_LAYOUT_F.value as number, pp);
+  const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
+  ex.gemmW4A16(px, pp, po, M, N, K, G);
+  ex.gemmW4A16_ref(px, pw, ps, pb, po_r, M, N, K, G);
+  const out = k.f32(po, M * N);
+  sameBits(out, k.f32(po_r, M * N), `gemmW4A16 ${M}x${N}x${K} G${G}`);
+  return out;
+}
+
+export function caseFakeQuant(k: Kernels, M: number, K: number, bits: number, seed: number): Float32Array {
+  k.reset();
+  const x = randomActs(M, K, seed);
+  const p = k.put(x), pr = k.put(x);
+  k.ex.fakeQuantActRows(p, M, K, bits);
+  k.ex.fakeQuantActRows_ref(pr, M, K, bits);
+  const out = k.f32(p, M * K);
+  sameBits(out, k.f32(pr, M * K), `fakeQuantActRows ${M}x${K} ${bits} bits`);
+  return out;
+}
+
+// --- the battery both builds run ------------------------------------------------------------------------
+
+export const AWKWARD = [1, 3, 7, 15, 16, 17, 31, 33, 127, 129];
+/** deit_tiny's linear shapes: M = 197 tokens; (K, N) of qkv, proj, fc1, fc2. */
+export const VIT_SHAPES: Array<[number, number, string]> = [[192, 576, 'qkv'], [192, 192, 'proj'], [192, 768, 'fc1'], [768, 192, 'fc2']];
+
+/** Runs every case (each checks fast == ref bit for bit, throwing otherwise) and returns output digests. */
+export function runBattery(k: Kernels): Record<string, string> {
+  const d: Record<string, string> = {};
+  let seed = 100;
+  for (let i = 0; i < AWKWARD.length; i++) {
+    const M = AWKWARD[i], N = AWKWARD[(i + 3) % AWKWARD.length], K = AWKWARD[(i + 6) % AWKWARD.length];
+    d[`q8 ${M}x${N}x${K}`] = digest(caseQ8(k, M, N, K, seed++));
+    d[`q8 ${M}x${M}x${M}`] = digest(caseQ8(k, M, M, M, seed++));
+  }
+  for (let i = 0; i < AWKWARD.length; i++) {
+    const M = AWKWARD[i], N = AWKWARD[(i + 4) % AWKWARD.length];
+    for (const [K, G] of [[32, 32], [96, 32], [128, 64], [256, 128]]) {
+      if ((i + K) % 3 === 0 || K === 96) {
+        d[`q4 ${M}x${N}x${K}/${G}`] = digest(caseQ4(k, M, N, K, G, seed++));
+        d[`q4a4 ${M}x${N}x${K}/${G}`] = digest(caseQ4(k, M, N, K, G, seed++, 7));
+        d[`w4a16 ${M}x${N}x${K}/${G}`] = digest(caseW4A16(k, M, N, K, G, seed++));
+      }
+    }
+  }
+  for (const [K, N, name] of VIT_SHAPES) {
+    d[`q8 vit ${name}`] = digest(caseQ8(k, 197, N, K, seed++));
+    d[`q4 vit ${name}`] = digest(caseQ4(k, 197, N, K, 32, seed++));
+  }
+  d['w4a16 vit fc2'] = digest(caseW4A16(k, 197, 192, 768, 32, seed++));
+  for (const bits of [2, 3, 4, 8]) d[`fq ${bits}`] = digest(caseFakeQuant(k, 17, 33, bits, seed++));
+  return d;
+}
