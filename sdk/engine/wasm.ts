@@ -114,7 +114,7 @@ export async function loadWasmModule(build: WasmBuild, source?: WasmSource): Pro
   if (input instanceof WebAssembly.Module) return input;
   const compile = async (bytes: Uint8Array): Promise<WebAssembly.Module> => {
     try {
-      return await WebAssembly.compile(bytes);
+      return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
     } catch (e) {
       throw new VitguardError('E_WASM', `cannot compile the ${build} kernel binary: ${(e as Error).message}`, { cause: e });
     }
