@@ -6,11 +6,15 @@
 /**
  * eˣ on four lanes (Cephes expf): x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial in r, times 2ⁿ built in the
  * exponent bits. Relative error ≈ 1e-7. Inputs are clamped to [−87.3, 88.3] (results stay normal, never Inf).
+ * n is rounded with the 1.5·2²³ trick: t = x·log2e + (1.5·2²³ + 127) holds n + 127 in its low mantissa bits, so
+ * t's bits shifted left by 23 are 2ⁿ (cheaper in V8 than nearest + trunc_sat). Finite inputs only (pmin/pmax).
  */
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(88.3)), f32x4.splat(-87.3));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.3)), f32x4.splat(-87.3));
+  const magic = f32x4.splat(12583039.0); // 1.5·2²³ + 127
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), magic);
+  const n = f32x4.sub(t, magic);
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.add(r, f32x4.mul(n, f32x4.splat(2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -20,8 +24,7 @@
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(y, pow2n);
+  return f32x4.mul(y, i32x4.shl(t, 23));
 }
 
 /**
@@ -30,7 +33,7 @@
  */
 // @ts-ignore: decorator
 @inline export function erf4(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(4)), f32x4.splat(-4));
+  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(4)), f32x4.splat(-4));
   const x2 = f32x4.mul(x, x);
   let p = f32x4.splat(-2.72614225801306e-10);
   p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-8));
@@ -161,7 +164,7 @@ export function softmax_rows(x: usize, rows: i32, cols: i32, scale: f32): void {
     const p = x + (<usize>r * <usize>cols << 2);
     let vmax = f32x4.splat(-Infinity);
     let i = 0;
-    for (; i < c4; i += 4) vmax = f32x4.max(vmax, v128.load(p + (<usize>i << 2)));
+    for (; i < c4; i += 4) vmax = f32x4.pmax(vmax, v128.load(p + (<usize>i << 2)));
     let m = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
     for (; i < cols; i++) m = max(m, load<f32>(p + (<usize>i << 2)));
     const vm = f32x4.splat(m);
