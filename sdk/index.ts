@@ -1,0 +1,269 @@
+// vitguard's public API: one small typed surface, the same in browsers, Node and Cloudflare Workers.
+//
+//   const vg = await createClassifier({ model: 'models/fmnist-deit3.safetensors', worker: true });
+//   const r = await vg.classify(pngBytes, { topK: 5 });   // { top, ood: { method, score, threshold, isOOD }, timings }
+//   await vg.dispose();
+//
+// `worker: false` runs the Classifier in this thread (Cloudflare Workers, scripts, tests). `worker: true` runs it in a
+// Web Worker (browser) or worker_threads (Node) through comlink, `workers: N` in a pool of N; images and results are
+// transferred, not copied. Both modes return the same numbers: the worker runs the same Classifier on the same bytes.
+
+import { Classifier, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput, type TopEntry } from './classifier.js';
+import type { WasmChoice, WasmSource } from './engine/index.js';
+import { VitguardError } from './errors.js';
+import type { RawImage } from './image/preprocess.js';
+import { isWasmTrap, type Fault, type WireWasm, type WorkerInit } from './worker/protocol.js';
+import { isNode } from './worker/spawn.js';
+import type { WorkerPool } from './worker/pool.js';
+
+export { VitguardError, isVitguardError, type ErrorCode } from './errors.js';
+export type { ClassifierInfo, ClassifyOptions, ClassifyResult, TopEntry, ImageInput } from './classifier.js';
+export type { OodVerdict } from './ood/detector.js';
+export type { WasmChoice, WasmSource } from './engine/index.js';
+export type { RawImage } from './image/preprocess.js';
+export { Classifier } from './classifier.js';
+export { decodeImage, type DecodedImage } from './image/decode.js';
+export { readModel, type ModelMeta, type ViTConfig, type Preprocessing } from './format/model.js';
+
+// --- options and the classifier interface -----------------------------------------------------------------------
+
+/** Where a model comes from: a URL (http(s):, file:, data:, or relative to the page), a file path (Node), or the bytes. */
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
+
+/** Anything `classify` accepts: decoded pixels (ImageData, {data,width,height,channels?}), PNG/JPEG bytes or Blob, or CHW. */
+export type ClassifierImage = ImageInput | Blob;
+
+export interface CreateOptions {
+  model: ModelSource;
+  /** Which wasm build: 'auto' picks relaxed SIMD where the runtime validates it, else plain SIMD. */
+  wasm?: WasmChoice;
+  /** Folder holding vitguard.simd.wasm and vitguard.relaxed.wasm (browser: defaults to the bundle's own folder). */
+  wasmBase?: string | URL;
+  /** Explicit wasm per build: URLs, bytes or compiled modules (Cloudflare passes imported modules). Wins over wasmBase. */
+  wasmSource?: WasmSource;
+  /** Run the model in a worker (Web Worker / worker_threads). Default false. */
+  worker?: boolean;
+  /** Pool size when worker is true (default 1). Each worker holds its own copy of the model. */
+  workers?: number;
+  /** Largest batch classifyBatch sends in one forward (sizes the activation arena). */
+  maxBatch?: number;
+  /** Worker mode: hand the input buffers to the worker (the caller's copy is detached). Default true. */
+  transfer?: boolean;
+  /** Worker mode: where the worker entry script lives, if a bundler moved it. */
+  workerUrl?: string | URL;
+  /** Worker mode: a call running longer than this (ms) terminates its worker and fails with E_WORKER. Default 0 = none. */
+  timeoutMs?: number;
+}
+
+export interface VitguardClassifier {
+  classify(image: ClassifierImage, opts?: ClassifyOptions): Promise<ClassifyResult>;
+  classifyBatch(images: ClassifierImage[], opts?: ClassifyOptions): Promise<ClassifyResult[]>;
+  /** The pre-logit feature [embedDim]: the class token after the final norm. */
+  embed(image: ClassifierImage): Promise<Float32Array>;
+  /** Class-token attention over the patch grid (last layer, and rollout), for a heatmap: each [grid·grid]. */
+  attention(image: ClassifierImage): Promise<NonNullable<ClassifyResult['attention']>>;
+  info(): Promise<ClassifierInfo & { mode: 'in-thread' | 'worker'; workers: number }>;
+  /** Free the model and the workers. Every later call fails with E_DISPOSED. */
+  dispose(): Promise<void>;
+  /** Which mode this classifier runs in. */
+  readonly mode: 'in-thread' | 'worker';
+}
+
+// --- loading --------------------------------------------------------------------------------------------------
+
+/** Fetch or read a model: bytes pass through; file: URLs and plain paths are read with node:fs in Node. */
+export async function loadModelBytes(src: ModelSource): Promise<Uint8Array> {
+  if (src instanceof Uint8Array) return src;
+  if (src instanceof ArrayBuffer) return new Uint8Array(src);
+  if (typeof Blob !== 'undefined' && src instanceof Blob) return new Uint8Array(await src.arrayBuffer());
+  const url = toUrl(src as string | URL);
+  if (url.protocol === 'file:' && isNode) {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      return new Uint8Array(await readFile(url));
+    } catch (e) {
+      throw new VitguardError('E_INPUT', `cannot read the model file ${url.pathname}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new VitguardError('E_INPUT', `cannot fetch the model from ${url.href}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!res.ok) throw new VitguardError('E_INPUT', `cannot fetch the model from ${url.href}: HTTP ${res.status} ${res.statusText}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+function toUrl(src: string | URL): URL {
+  if (src instanceof URL) return src;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(src) && !/^[a-z]:[\\/]/i.test(src)) return new URL(src);
+  if (isNode) {
+    // a file path, relative to the working directory
+    const cwd = process.cwd().replace(/\\/g, '/');
+    const abs = src.startsWith('/') ? src : `${cwd}/${src}`;
+    return new URL(`file://${abs.split('/').map(encodeURIComponent).join('/')}`);
+  }
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  if (!base) throw new VitguardError('E_INPUT', `relative model URL "${src}" with no page to resolve it against: pass an absolute URL or the bytes`);
+  return new URL(src, base);
+}
+
+/** The folder of the bundle's wasm assets; rollup.config.mjs replaces this marker in the browser bundle. */
+const BUNDLED_WASM_BASE: string | undefined = /*@vitguard-wasm-base*/ undefined;
+
+function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
+  if (o.wasmSource) return o.wasmSource;
+  const base = o.wasmBase ?? (isNode ? undefined : BUNDLED_WASM_BASE);
+  if (base === undefined) return undefined; // the engine's own default (Node: the package's build/ folder)
+  const b = new URL(String(base), (globalThis as { location?: { href: string } }).location?.href);
+  if (!b.pathname.endsWith('/')) b.pathname += '/';
+  return { simd: new URL('vitguard.simd.wasm', b), relaxed: new URL('vitguard.relaxed.wasm', b) } as unknown as WasmSource;
+}
+
+/** WasmSource → what may cross to a worker: URLs as strings; bytes and compiled modules as they are. */
+function wasmSourceToWire(s: WasmSource | undefined): WorkerInit['wasmSource'] {
+  if (!s) return undefined;
+  const one = (x: unknown): WireWasm | undefined => (x instanceof URL ? x.href : (x as WireWasm | undefined));
+  const r = s as unknown as Record<string, unknown>;
+  return { simd: one(r.simd), relaxed: one(r.relaxed) };
+}
+
+// --- images -----------------------------------------------------------------------------------------------------
+
+/** Blob → bytes; ImageData → a plain RawImage; anything else as is. */
+async function normaliseImage(image: ClassifierImage): Promise<ImageInput> {
+  if (image === null || typeof image !== 'object') throw new VitguardError('E_INPUT', `an image must be pixels, PNG/JPEG bytes, a Blob or {chw}, got ${image === null ? 'null' : typeof image}`);
+  if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
+  if (typeof ImageData !== 'undefined' && image instanceof ImageData) return { data: image.data, width: image.width, height: image.height, channels: 4 };
+  return image as ImageInput;
+}
+
+/** A copy of the image for the worker, or the image itself with its buffers listed for transfer. */
+function forTransfer(image: ImageInput, move: boolean, list: Transferable[]): ImageInput {
+  const own = (v: ArrayBufferView): boolean => v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength;
+  const take = <V extends ArrayBufferView>(v: V): V => {
+    if (move && own(v)) { if (!list.includes(v.buffer as ArrayBuffer)) list.push(v.buffer as ArrayBuffer); return v; }
+    return v; // structured clone copies what is not transferred
+  };
+  if (image instanceof ArrayBuffer) { if (move && !list.includes(image)) list.push(image); return image; }
+  if (image instanceof Uint8Array) return take(image);
+  if ('chw' in image) return { chw: take(image.chw) };
+  const raw = image as RawImage;
+  return { data: take(raw.data), width: raw.width, height: raw.height, channels: raw.channels };
+}
+
+// --- the two modes ----------------------------------------------------------------------------------------------
+
+/** In this thread. A wasm trap discards the Classifier and builds a fresh one from the same bytes. */
+class InThreadClassifier implements VitguardClassifier {
+  readonly mode = 'in-thread' as const;
+  private disposed = false;
+  private rebuilding: Promise<void> | null = null;
+  /** How many times a trapped instance was rebuilt (for tests and diagnostics). */
+  rebuilds = 0;
+
+  constructor(private clf: Classifier, private readonly bytes: Uint8Array, private readonly opts: CreateOptions) {}
+
+  private async run<T>(name: string, fn: (c: Classifier) => T): Promise<T> {
+    if (this.disposed) throw new VitguardError('E_DISPOSED', `${name}() after dispose(): create a new classifier`);
+    if (this.rebuilding) await this.rebuilding;
+    try {
+      return fn(this.clf);
+    } catch (e) {
+      if (!isWasmTrap(e)) throw e;
+      this.rebuilding = this.rebuild();
+      await this.rebuilding;
+      throw new VitguardError('E_WASM', `wasm trap in ${name}(): ${(e as Error).message} (the instance was rebuilt; retry the call)`, { cause: e });
+    }
+  }
+
+  private async rebuild(): Promise<void> {
+    try { this.clf.dispose(); } catch { /* a trapped instance may fail to free: it is dropped either way */ }
+    try {
+      this.clf = await Classifier.create(this.bytes, { wasm: this.opts.wasm, wasmSource: wasmSourceFor(this.opts), maxBatch: this.opts.maxBatch });
+      this.rebuilds++;
+    } finally {
+      this.rebuilding = null;
+    }
+  }
+
+  async classify(image: ClassifierImage, opts: ClassifyOptions = {}) {
+    const im = await normaliseImage(image);
+    return this.run('classify', (c) => c.classify(im, opts));
+  }
+  async classifyBatch(images: ClassifierImage[], opts: ClassifyOptions = {}) {
+    const ims = await Promise.all(images.map(normaliseImage));
+    return this.run('classifyBatch', (c) => c.classifyBatch(ims, opts));
+  }
+  async embed(image: ClassifierImage) {
+    const im = await normaliseImage(image);
+    return this.run('embed', (c) => Float32Array.from(c.embed(im)));
+  }
+  async attention(image: ClassifierImage) {
+    const im = await normaliseImage(image);
+    return this.run('attention', (c) => c.attention(im));
+  }
+  async info() {
+    return this.run('info', (c) => ({ ...c.info(), mode: this.mode, workers: 0 }));
+  }
+  /** Test hook: run fn against the live Classifier as a call would (a trap inside it triggers the rebuild). */
+  async _run<T>(fn: (c: Classifier) => T): Promise<T> { return this.run('_run', fn); }
+  async dispose() {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.rebuilding) await this.rebuilding.catch(() => {});
+    this.clf.dispose();
+  }
+}
+
+/** In a pool of workers (see worker/pool.ts for how every call settles). */
+class WorkerClassifier implements VitguardClassifier {
+  readonly mode = 'worker' as const;
+  constructor(readonly pool: WorkerPool, private readonly move: boolean) {}
+
+  private async send<T>(method: 'classify' | 'embed' | 'attention', image: ClassifierImage, extra: unknown[] = []): Promise<T> {
+    const list: Transferable[] = [];
+    const im = forTransfer(await normaliseImage(image), this.move, list);
+    return this.pool.call<T>(method, [im, ...extra], list);
+  }
+
+  classify(image: ClassifierImage, opts: ClassifyOptions = {}) { return this.send<ClassifyResult>('classify', image, [opts]); }
+  async classifyBatch(images: ClassifierImage[], opts: ClassifyOptions = {}) {
+    const list: Transferable[] = [];
+    const ims = (await Promise.all(images.map(normaliseImage))).map((im) => forTransfer(im, this.move, list));
+    return this.pool.call<ClassifyResult[]>('classifyBatch', [ims, opts], list);
+  }
+  embed(image: ClassifierImage) { return this.send<Float32Array>('embed', image); }
+  attention(image: ClassifierImage) { return this.send<NonNullable<ClassifyResult['attention']>>('attention', image); }
+  async info() {
+    const i = await this.pool.call<ClassifierInfo>('info', []);
+    return { ...i, mode: this.mode, workers: this.pool.size };
+  }
+  /** Test hook: ask a worker for a fault ('trap' | 'exit' | 'hang'). */
+  _fault(kind: Fault, ms?: number) { return this.pool.call<null>('fault', [kind, ms]); }
+  dispose() { return this.pool.dispose(); }
+}
+
+// --- the entry point --------------------------------------------------------------------------------------------
+
+export async function createClassifier(opts: CreateOptions): Promise<VitguardClassifier> {
+  if (!opts || opts.model === undefined || opts.model === null) throw new VitguardError('E_INPUT', 'createClassifier needs { model }: a URL, a path (Node), an ArrayBuffer, a Uint8Array or a Blob');
+  const wasm = opts.wasm ?? 'auto';
+  if (wasm !== 'auto' && wasm !== 'simd' && wasm !== 'relaxed') throw new VitguardError('E_INPUT', `wasm must be 'auto', 'simd' or 'relaxed', got ${String(wasm)}`);
+  if (opts.workers !== undefined && !opts.worker) throw new VitguardError('E_INPUT', 'workers: N needs worker: true');
+  const bytes = await loadModelBytes(opts.model);
+  const wasmSource = wasmSourceFor(opts);
+  if (!opts.worker) {
+    const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch });
+    return new InThreadClassifier(clf, bytes, { ...opts, wasm });
+  }
+  const { WorkerPool } = await import('./worker/pool.js');
+  const pool = await WorkerPool.create({
+    size: opts.workers ?? 1,
+    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch },
+    workerUrl: opts.workerUrl,
+    timeoutMs: opts.timeoutMs,
+  });
+  return new WorkerClassifier(pool, opts.transfer ?? true);
+}
