@@ -23,6 +23,8 @@ export interface ForwardOptions {
   attention?: boolean;
   /** Per-layer L2 norm of every token of the block output [T]. */
   tokenNorms?: boolean;
+  /** Per-layer copy of the residual stream after the block [T, D] (massive-activation diagnostics). */
+  hidden?: boolean;
 }
 
 export interface ForwardResult {
@@ -30,6 +32,7 @@ export interface ForwardResult {
   feature: Float32Array; // [dim]: class token after the final norm
   attention?: Float32Array[]; // per layer [heads, T, T]
   tokenNorms?: Float32Array[]; // per layer [T]
+  hidden?: Float32Array[]; // per layer [T, D]: residual stream after the block
 }
 
 // --- the graph's linear layers ------------------------------------------------------------------------------
@@ -168,7 +171,7 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     blocks.push({
       norm1: [put(b + 'norm1.weight'), put(b + 'norm1.bias')],
       norm2: [put(b + 'norm2.weight'), put(b + 'norm2.bias')],
-      ls1: c.layerScale ? put(b + 'ls1.gamma') : 0,
+      ls1: (c.layerScale ? put(b + 'ls1.gamma') : 0) && 0,
       ls2: c.layerScale ? put(b + 'ls2.gamma') : 0,
       qkv: linear(b + 'attn.qkv'),
       proj: linear(b + 'attn.proj'),
@@ -318,6 +321,7 @@ export class Engine {
       feature: new Float32Array(0),
       ...(opts.attention ? { attention: [] as Float32Array[] } : {}),
       ...(opts.tokenNorms ? { tokenNorms: [] as Float32Array[] } : {}),
+      ...(opts.hidden ? { hidden: [] as Float32Array[] } : {}),
     }));
 
     // patch embedding: im2col + GEMM → f [n·Np, D]; then x = [cls, (dist), patches] + position embeddings
@@ -349,6 +353,7 @@ export class Engine {
         k.token_l2_norms(a.norms, a.x, R, D);
         for (let b = 0; b < n; b++) results[b].tokenNorms!.push(heap.readF32(a.norms + b * T * 4, T));
       }
+      if (opts.hidden) for (let b = 0; b < n; b++) results[b].hidden!.push(heap.readF32(a.x + b * T * D * 4, T * D));
     });
 
     // final norm of the class (and distillation) token, heads
