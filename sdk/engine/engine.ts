@@ -171,7 +171,7 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     blocks.push({
       norm1: [put(b + 'norm1.weight'), put(b + 'norm1.bias')],
       norm2: [put(b + 'norm2.weight'), put(b + 'norm2.bias')],
-      ls1: (c.layerScale ? put(b + 'ls1.gamma') : 0) && 0,
+      ls1: c.layerScale ? put(b + 'ls1.gamma') : 0,
       ls2: c.layerScale ? put(b + 'ls2.gamma') : 0,
       qkv: linear(b + 'attn.qkv'),
       proj: linear(b + 'attn.proj'),
