@@ -1,6 +1,8 @@
 // Row-wise and element-wise kernels: layernorm, exact GELU, softmax, residual add with layer scale, token L2 norms.
 // Each has a scalar `_ref` twin computed in f64 with the textbook formula.
 
+import { hsum } from './memory';
+
 // --- vector math --------------------------------------------------------------------------------------------
 
 /**
@@ -72,7 +74,7 @@ export function layernorm(out: usize, inp: usize, gamma: usize, beta: usize, row
     let acc = f32x4.splat(0);
     let i = 0;
     for (; i < D4; i += 4) acc = f32x4.add(acc, v128.load(x + (<usize>i << 2)));
-    let s = hsumLocal(acc);
+    let s = hsum(acc);
     for (; i < D; i++) s += load<f32>(x + (<usize>i << 2));
     const mean = s * invD;
     const vm = f32x4.splat(mean);
@@ -81,7 +83,7 @@ export function layernorm(out: usize, inp: usize, gamma: usize, beta: usize, row
       const d = f32x4.sub(v128.load(x + (<usize>i << 2)), vm);
       acc = f32x4.add(acc, f32x4.mul(d, d));
     }
-    let ss = hsumLocal(acc);
+    let ss = hsum(acc);
     for (; i < D; i++) {
       const d = load<f32>(x + (<usize>i << 2)) - mean;
       ss += d * d;
@@ -98,12 +100,6 @@ export function layernorm(out: usize, inp: usize, gamma: usize, beta: usize, row
       store<f32>(y + o, (load<f32>(x + o) - mean) * rstd * load<f32>(gamma + o) + load<f32>(beta + o));
     }
   }
-}
-
-// @ts-ignore: decorator
-@inline function hsumLocal(v: v128): f32 {
-  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
 export function layernorm_ref(out: usize, inp: usize, gamma: usize, beta: usize, rows: i32, D: i32, eps: f32): void {
@@ -175,7 +171,7 @@ export function softmax_rows(x: usize, rows: i32, cols: i32, scale: f32): void {
       v128.store(p + o, e);
       acc = f32x4.add(acc, e);
     }
-    let s = hsumLocal(acc);
+    let s = hsum(acc);
     for (; i < cols; i++) {
       const o = <usize>i << 2;
       const e = f32x4.extract_lane(exp4(f32x4.splat((load<f32>(p + o) - m) * scale)), 0);
@@ -261,7 +257,7 @@ export function token_l2_norms(out: usize, x: usize, rows: i32, D: i32): void {
       const v = v128.load(xr + (<usize>i << 2));
       acc = f32x4.add(acc, f32x4.mul(v, v));
     }
-    let s = hsumLocal(acc);
+    let s = hsum(acc);
     for (; i < D; i++) {
       const v = load<f32>(xr + (<usize>i << 2));
       s += v * v;

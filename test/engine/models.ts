@@ -4,10 +4,12 @@ import { encodeMeta, readModel, type ModelFile, type ViTConfig } from '../../sdk
 import { writeSafetensors, type Tensor } from '../../sdk/format/safetensors.js';
 import { randomCheckpoint } from '../../sdk/model/random.js';
 
-export const TINY: Record<'vit' | 'deit_distilled' | 'deit3', ViTConfig> = {
+export const TINY: Record<'vit' | 'deit_distilled' | 'deit3' | 'vit_odd', ViTConfig> = {
   vit: { imgSize: 32, patch: 8, inChans: 3, dim: 48, depth: 2, heads: 3, mlpHidden: 96, numClasses: 10, distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6 },
   deit_distilled: { imgSize: 32, patch: 8, inChans: 3, dim: 48, depth: 2, heads: 3, mlpHidden: 192, numClasses: 7, distilled: true, layerScale: false, noEmbedClass: false, eps: 1e-6 },
   deit3: { imgSize: 24, patch: 4, inChans: 3, dim: 36, depth: 3, heads: 2, mlpHidden: 72, numClasses: 5, distilled: false, layerScale: true, noEmbedClass: true, eps: 1e-5 },
+  // every width off the SIMD grain: C·P·P = 18, dim 30, head dim 10, hidden 45, 3 classes, T = 10
+  vit_odd: { imgSize: 9, patch: 3, inChans: 2, dim: 30, depth: 2, heads: 3, mlpHidden: 45, numClasses: 3, distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6 },
 };
 
 export function modelBytes(config: ViTConfig, tensors: Map<string, Tensor>, arch = 'test_model', scheme = 'fp32'): Uint8Array {
