@@ -294,7 +294,7 @@ export function summarize(arch: string, lines: ResultLine[]): Record<string, unk
   const size: Record<string, number> = {};
   const vg = lines.filter((l) => l.engine === 'vitguard');
   const fp32 = vg.find((l) => l.scheme === 'fp32');
-  if (fp32) for (const v of vg) if (v.group === fp32.group) size[`vitguard_${v.scheme}/vitguard_fp32`] = round(v.model_bytes / fp32.model_bytes, 4);
+  if (fp32) for (const v of vg) if (v.group === fp32.group && v !== fp32) size[`vitguard_${v.scheme}/vitguard_fp32`] = round(v.model_bytes / fp32.model_bytes, 4);
   return { summary: true, arch, threads: 1, node: process.version, flags: process.execArgv, groups, size };
 }
 
