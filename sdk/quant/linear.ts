@@ -1,0 +1,257 @@
+// Quantized linear layers for the engine (sdk/engine/linear.ts): one LinearKind per weight format, registered for
+// the schemes w8a8, w4a8, w4a16, w4a4 and the simulated `sim`. Layers the scheme does not list stay f32.
+//
+//   w8a8   x f32 (rows, K) → quantizeActRows (i16, per row or static scale) → gemmQ8 (i16-resident int8 panels)
+//   w4a8   x → quantizeActRows (i8 on relaxed / i16 on simd, + group sums) → gemmQ4 (int4 panels, per-group sums)
+//   w4a4   as w4a8 with activations in [-7, 7]
+//   w4a16  x f32 → gemmW4A16 (int4 panels, dequantized in registers)
+//   sim    f32 weights already fake-quantized by simulateModel; x is copied, fakeQuantActRows'd, then gemm_f32
+// One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
+
+import { VitguardError } from '../errors.js';
+import type { SchemeInfo, ViTConfig } from '../format/model.js';
+import type { Tensor } from '../format/safetensors.js';
+import { F32_LINEAR, finiteFloat32, registerScheme, FLOAT_DTYPES, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
+import type { WasmInstance } from '../engine/wasm.js';
+import { readQ4, readQ8, type QuantScheme } from './formats.js';
+
+/** The integer-kernel exports of the wasm build (assembly/quant.ts, gemm_q8.ts, gemm_q4.ts). */
+export interface QuantKernels {
+  quantizeActRows(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
+  fakeQuantActRows(x: number, M: number, K: number, bits: number): void;
+  q8KPad(K: number): number;
+  q8PackedBytes(N: number, K: number): number;
+  q8ActBytes(M: number, K: number): number;
+  packQ8(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
+  gemmQ8(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number): void;
+  q4IntLayout(): number;
+  q4ActElemBytes(): number;
+  q4PackedBytes(N: number, K: number, G: number): number;
+  q4ActBytes(M: number, K: number, G: number): number;
+  packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
+  gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  Q4_LAYOUT_F: WebAssembly.Global;
+  copy_f32(dst: number, src: number, n: number): void;
+  gemm_f32(out: number, inp: number, packed: number, M: number, N: number, K: number, lda: number, ldc: number): void;
+}
+
+function quantKernels(wasm: WasmInstance): QuantKernels {
+  const k = wasm.kernels as unknown as QuantKernels & Record<string, unknown>;
+  if (typeof k.gemmQ8 !== 'function' || typeof k.gemmQ4 !== 'function') {
+    throw new VitguardError('E_WASM', 'this wasm build has no integer kernels (gemmQ8/gemmQ4): rebuild it with `npm run build:wasm`');
+  }
+  return k;
+}
+
+// --- shared scratch --------------------------------------------------------------------------------------
+
+/** The widest K any linear of this config reads (fc2: mlpHidden; patch embedding: C·P·P). */
+function maxInFeatures(c: ViTConfig): number {
+  return Math.max(c.dim, c.mlpHidden, c.inChans * c.patch * c.patch);
+}
+
+interface ScratchLayout { q: number; scales: number; sums: number; bytes: number }
+
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
+
+/**
+ * Regions of the per-instance scratch, from `base`: q = quantized activations (rows, Kpad) i16, or the simulated
+ * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32).
+ */
+function layout(base: number, rows: number, K: number): ScratchLayout {
+  const q = base;
+  const scales = q + align64(rows * Math.max(((K + 7) & ~7) * 2, K * 4));
+  const sums = scales + align64(rows * 4);
+  const end = sums + align64(rows * Math.ceil(K / 32) * 4);
+  return { q, scales, sums, bytes: end - base };
+}
+
+const scratchOf = new WeakMap<WasmInstance, ScratchLayout>();
+
+/** The instance's scratch, laid once (at its first quantized layer) for maxRows rows of the widest K. */
+function scratch(ctx: LinearBuildContext): ScratchLayout {
+  let s = scratchOf.get(ctx.wasm);
+  if (!s) {
+    const K = maxInFeatures(ctx.meta.config);
+    const size = layout(0, ctx.maxRows, K).bytes;
+    s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K);
+    scratchOf.set(ctx.wasm, s);
+  }
+  return s;
+}
+
+// --- tensors ----------------------------------------------------------------------------------------------
+
+function schemeOf(info: SchemeInfo): QuantScheme {
+  return info as unknown as QuantScheme;
+}
+
+function staticScale(spec: LinearSpec, scheme: QuantScheme, tensors: Map<string, Tensor>): number {
+  if (scheme.act !== 'static') return 0;
+  const s = finiteFloat32(`${spec.name}.act_scale`, tensors.get(`${spec.name}.act_scale`)!)[0];
+  if (!(s > 0)) throw new VitguardError('E_SCHEME', `${spec.name}.act_scale must be positive, got ${s}`);
+  return s;
+}
+
+function quantTensors(spec: LinearSpec, scheme: QuantScheme): TensorSpec[] {
+  const N = spec.outFeatures, K = spec.inFeatures;
+  const list: TensorSpec[] = [{ name: `${spec.name}.bias`, shape: [N], dtypes: FLOAT_DTYPES }];
+  if (scheme.weightBits === 8) {
+    list.push({ name: `${spec.name}.weight.q`, shape: [N, K], dtypes: ['I8'] }, { name: `${spec.name}.weight.scale`, shape: [N], dtypes: ['F32'] });
+  } else {
+    const G = scheme.group;
+    if (!(G > 0) || K % G !== 0) throw new VitguardError('E_SCHEME', `${spec.name}: scheme group ${G} does not divide K = ${K}`);
+    list.push({ name: `${spec.name}.weight.q`, shape: [N, K / 2], dtypes: ['U8'] }, { name: `${spec.name}.weight.scale`, shape: [N, K / G], dtypes: ['F16', 'F32'] });
+  }
+  if (scheme.act === 'static' && scheme.actBits < 32) list.push({ name: `${spec.name}.act_scale`, shape: [1], dtypes: ['F32'] });
+  return list;
+}
+
+// --- int8 weights × int8 activations ---------------------------------------------------------------------
+
+class Q8Linear implements Linear {
+  readonly kind = 'w8a8';
+  readonly bytes: number;
+  private readonly packed: number;
+  private readonly s: ScratchLayout;
+  private readonly k: QuantKernels;
+  private readonly actScale: number;
+
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme) {
+    const { heap } = ctx.wasm;
+    const k = (this.k = quantKernels(ctx.wasm));
+    const N = spec.outFeatures, K = spec.inFeatures;
+    this.s = scratch(ctx);
+    this.actScale = staticScale(spec, scheme, ctx.tensors);
+    const w = readQ8(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
+    const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
+    this.bytes = k.q8PackedBytes(N, K);
+    this.packed = heap.alloc(this.bytes);
+    const mark = heap.mark();
+    const pq = heap.alloc(N * K);
+    heap.u8(pq, N * K).set(new Uint8Array(w.q.buffer, w.q.byteOffset, N * K));
+    const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
+    k.packQ8(pq, ps, pb, N, K, this.packed);
+    heap.release(mark);
+  }
+
+  run(inPtr: number, outPtr: number, rows: number): void {
+    const { inFeatures: K, outFeatures: N } = this.spec;
+    const { q, scales } = this.s;
+    this.k.quantizeActRows(inPtr, rows, K, 127, this.actScale, q, 2, this.k.q8KPad(K), scales, 0, 0);
+    this.k.gemmQ8(q, scales, this.packed, outPtr, rows, N, K);
+  }
+}
+
+// --- int4 weights × int8 / int4 / f32 activations ----------------------------------------------------------
+
+class Q4Linear implements Linear {
+  readonly kind: string;
+  readonly bytes: number;
+  private readonly packed: number;
+  private readonly s: ScratchLayout;
+  private readonly k: QuantKernels;
+  private readonly G: number;
+  private readonly actQmax: number; // 127 (a8), 7 (a4), 0 = f32 activations (w4a16)
+  private readonly actScale: number;
+
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme) {
+    const { heap } = ctx.wasm;
+    const k = (this.k = quantKernels(ctx.wasm));
+    const N = spec.outFeatures, K = spec.inFeatures;
+    this.kind = scheme.name;
+    this.actQmax = scheme.actBits >= 32 ? 0 : 2 ** (scheme.actBits - 1) - 1;
+    this.s = scratch(ctx);
+    this.actScale = this.actQmax ? staticScale(spec, scheme, ctx.tensors) : 0;
+    const w = readQ4(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
+    if (w.G !== scheme.group) throw new VitguardError('E_SCHEME', `${spec.name}: scale tensor implies group ${w.G}, the scheme says ${scheme.group}`);
+    this.G = w.G;
+    const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
+    this.bytes = k.q4PackedBytes(N, K, this.G);
+    this.packed = heap.alloc(this.bytes);
+    const mark = heap.mark();
+    const pq = heap.alloc(w.q.byteLength);
+    heap.u8(pq, w.q.byteLength).set(w.q);
+    const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
+    const layout = this.actQmax ? k.q4IntLayout() : (k.Q4_LAYOUT_F.value as number);
+    k.packQ4(pq, ps, pb, N, K, this.G, layout, this.packed);
+    heap.release(mark);
+  }
+
+  run(inPtr: number, outPtr: number, rows: number): void {
+    const { inFeatures: K, outFeatures: N } = this.spec;
+    if (!this.actQmax) {
+      this.k.gemmW4A16(inPtr, this.packed, outPtr, rows, N, K, this.G);
+      return;
+    }
+    const { q, scales, sums } = this.s;
+    this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, this.k.q4ActElemBytes(), K, scales, sums, this.G);
+    this.k.gemmQ4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
+  }
+}
+
+// --- simulated: fake-quantized f32 weights, activations fake-quantized per token ---------------------------------
+
+class SimLinear implements Linear {
+  readonly kind = 'sim';
+  readonly bytes: number;
+  private readonly inner: Linear;
+  private readonly copy: number;
+  private readonly k: QuantKernels;
+
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, private readonly bits: number) {
+    this.k = quantKernels(ctx.wasm);
+    this.copy = scratch(ctx).q;
+    this.inner = F32_LINEAR.create(spec, ctx);
+    this.bytes = this.inner.bytes;
+  }
+
+  run(inPtr: number, outPtr: number, rows: number): void {
+    const K = this.spec.inFeatures;
+    this.k.copy_f32(this.copy, inPtr, rows * K);
+    this.k.fakeQuantActRows(this.copy, rows, K, this.bits);
+    this.inner.run(this.copy, outPtr, rows);
+  }
+}
+
+// --- kinds and schemes -------------------------------------------------------------------------------------------
+
+function quantKind(name: string, scheme: QuantScheme): LinearKind {
+  return {
+    kind: name,
+    tensors: (spec) => quantTensors(spec, scheme),
+    create: (spec, ctx) => (scheme.weightBits === 8 ? new Q8Linear(spec, ctx, scheme) : new Q4Linear(spec, ctx, scheme)),
+  };
+}
+
+const BITS: Record<string, [number, number]> = { w8a8: [8, 8], w4a8: [4, 8], w4a16: [4, 32], w4a4: [4, 4] };
+
+function checkScheme(info: SchemeInfo): QuantScheme {
+  const s = schemeOf(info);
+  if (!Array.isArray(s.layers)) throw new VitguardError('E_METADATA', `scheme ${s.name} has no layers list in the model metadata`);
+  const bits = BITS[s.name];
+  if (bits && (s.weightBits !== bits[0] || s.actBits !== bits[1])) {
+    throw new VitguardError('E_METADATA', `scheme ${s.name} says weightBits ${s.weightBits}, actBits ${s.actBits}; expected ${bits[0]}, ${bits[1]}`);
+  }
+  if (s.act !== 'dynamic' && s.act !== 'static') throw new VitguardError('E_METADATA', `scheme act must be 'dynamic' or 'static', got ${JSON.stringify(s.act)}`);
+  return s;
+}
+
+/** Register w8a8, w4a8, w4a16, w4a4 and sim with the engine (idempotent). */
+export function registerQuantSchemes(): void {
+  for (const name of Object.keys(BITS)) {
+    registerScheme(name, (spec, info) => {
+      const s = checkScheme(info);
+      return s.layers.includes(spec.name) ? quantKind(name, s) : F32_LINEAR;
+    });
+  }
+  registerScheme('sim', (spec, info) => {
+    const s = checkScheme(info);
+    if (!s.layers.includes(spec.name) || s.actBits >= 32) return F32_LINEAR;
+    if (!(Number.isInteger(s.actBits) && s.actBits >= 2 && s.actBits <= 8)) throw new VitguardError('E_METADATA', `sim scheme actBits must be 2..8 or 32, got ${s.actBits}`);
+    return { kind: 'sim', tensors: F32_LINEAR.tensors, create: (sp, ctx) => new SimLinear(sp, ctx, s.actBits) };
+  });
+}
+
+registerQuantSchemes();
