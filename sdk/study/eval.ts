@@ -1,0 +1,289 @@
+// The study as a function: models × schemes × OOD scores × OOD sets → rows of accuracy and OOD metrics.
+//
+// Features are computed ONCE per model × scheme × set (fit, ID, each OOD set) and every scorer is scored from them.
+// Feature scorers are fitted per model × scheme on that scheme's own features of the fit set (ID training images).
+// AUPR-out drop is against the same model's fp32 row for the same score and OOD set:
+//   dropAbs = 100·(auprOut_fp32 − auprOut)   (percentage points)      dropRel = 100·dropAbs / (100·auprOut_fp32) (%)
+
+import { VitguardError } from '../errors.js';
+import { Engine, type WasmChoice } from '../engine/index.js';
+import type { ModelFile } from '../format/model.js';
+import { toFloat32 } from '../format/safetensors.js';
+import { preprocess } from '../image/preprocess.js';
+import type { Dataset, OpenDatasetOptions } from '../data/index.js';
+import {
+  AUPR_DEFINITION, FPR95_DEFINITION, createScorer, isScorerName, oodMetrics, SCORER_NAMES,
+  type ClassifierHead, type OodMetrics, type Scorer, type ScorerName,
+} from '../ood/index.js';
+import { extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
+import { checkSchemes, modelForScheme } from './schemes.js';
+
+export const EVAL_FORMAT = 'vitguard-eval/1';
+
+export interface EvalModel {
+  /** How rows name it (the file name). */
+  name: string;
+  file: ModelFile;
+}
+
+export interface EvalConfig {
+  models: EvalModel[];
+  /** ID test set spec, e.g. fashion-mnist:test. */
+  id: string;
+  /** OOD set specs. */
+  ood: string[];
+  schemes: string[];
+  scores: ScorerName[];
+  /** ID training set for the feature scorers (and the outlier-aware calibration), e.g. fashion-mnist:train:5000. */
+  fit?: string;
+  /** Images per ID / OOD set (class-balanced seeded sample) when the spec has no :N of its own. */
+  limit?: number;
+  /** Calibration images (first of the fit set) for outlier-aware schemes. Default 64. */
+  calibImages?: number;
+  outlierChannels?: number;
+  batch?: number;
+  wasm?: WasmChoice;
+  data?: OpenDatasetOptions;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface EvalRow {
+  model: string;
+  arch: string;
+  scheme: string;
+  score: ScorerName;
+  ood: string;
+  accuracy: number;
+  auroc: number;
+  auprIn: number;
+  auprOut: number;
+  fpr95: number;
+  /** 100·(fp32 AUPR-out − this AUPR-out): percentage points; null without an fp32 row. */
+  auprOutDropAbs: number | null;
+  /** Drop relative to fp32 AUPR-out, %; null without an fp32 row. */
+  auprOutDropRel: number | null;
+  nId: number;
+  nOod: number;
+  nFit: number;
+}
+
+export interface EvalModelSummary {
+  model: string;
+  arch: string;
+  scheme: string;
+  accuracy: number;
+  nId: number;
+  /** Forward milliseconds per image during feature extraction (batched; noisy on a shared machine). */
+  msPerImage: number;
+  /** Model file bytes (tensors). */
+  weightBytes: number;
+}
+
+export interface EvalResult {
+  format: typeof EVAL_FORMAT;
+  setup: {
+    id: string;
+    ood: string[];
+    fit: string | null;
+    schemes: string[];
+    scores: ScorerName[];
+    limit: number | null;
+    wasm: string;
+    /** The specs actually read (after --limit). */
+    specs: { id: string; ood: string[]; fit: string | null };
+  };
+  definitions: { fpr95: string; aupr: string; drop: string };
+  models: EvalModelSummary[];
+  rows: EvalRow[];
+  seconds: number;
+}
+
+export const DROP_DEFINITION = 'AUPR-out drop vs the same model\'s fp32 for the same score and OOD set: absolute in percentage points ' +
+  '(100·(fp32 − scheme)) and relative in % of the fp32 AUPR-out';
+
+// --- scoring precomputed features (pure) -----------------------------------------------------------------------
+
+export function parseScores(list: string[]): ScorerName[] {
+  if (list.length === 0) throw new VitguardError('E_USAGE', '--scores is empty');
+  for (const s of list) if (!isScorerName(s)) throw new VitguardError('E_USAGE', `unknown score "${s}": expected ${SCORER_NAMES.join(', ')}`);
+  return list as ScorerName[];
+}
+
+/** The classifier head (cls head) of a model file, f32: ViM's origin. */
+export function classifierHead(file: ModelFile): ClassifierHead {
+  const w = file.tensors.get('head.weight'), b = file.tensors.get('head.bias');
+  if (!w || !b || !['F32', 'F16', 'BF16'].includes(w.dtype)) {
+    throw new VitguardError('E_SCHEME', 'ViM needs the f32 classifier head (head.weight, head.bias) in the model file; this scheme quantized it');
+  }
+  return { weight: toFloat32(w), bias: toFloat32(b) };
+}
+
+/** Scorers fitted on `fit` (feature scorers), created as is (logit scorers). */
+export function fitScorers(scores: ScorerName[], fit: FeatureSet | null, head: ClassifierHead | null): Map<ScorerName, Scorer> {
+  const out = new Map<ScorerName, Scorer>();
+  for (const name of scores) {
+    const s = createScorer(name);
+    if (s.needsFit) {
+      if (!fit) throw new VitguardError('E_USAGE', `score "${name}" needs fitting on ID training features: pass --fit SPEC (e.g. fashion-mnist:train:5000)`);
+      s.fit({ features: fit.features, labels: fit.labels, logits: fit.logits, head: head ?? undefined });
+    }
+    out.set(name, s);
+  }
+  return out;
+}
+
+/** Scores of a whole set, with the set named in any error (a NaN logit or feature is an error, never a 0.5). */
+export function scoreSet(scorer: Scorer, set: FeatureSet): Float64Array {
+  const out = new Float64Array(set.n);
+  for (let i = 0; i < set.n; i++) {
+    try {
+      out[i] = scorer.score(set.logits[i], set.features[i]);
+    } catch (e) {
+      const code = e instanceof VitguardError ? e.code : 'E_OOD';
+      throw new VitguardError(code, `scoring image ${i} of "${set.spec}" with ${scorer.name}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return out;
+}
+
+/** Metrics of every scorer on ID against each OOD set. */
+export function scoreFeatureSets(scorers: Map<ScorerName, Scorer>, id: FeatureSet, ood: FeatureSet[]): Array<{ score: ScorerName; ood: string; metrics: OodMetrics }> {
+  const out: Array<{ score: ScorerName; ood: string; metrics: OodMetrics }> = [];
+  for (const [name, s] of scorers) {
+    const idScores = scoreSet(s, id);
+    for (const o of ood) out.push({ score: name, ood: o.spec, metrics: oodMetrics(idScores, scoreSet(s, o)) });
+  }
+  return out;
+}
+
+/** Fill auprOutDropAbs / auprOutDropRel from each model's fp32 rows (in place). */
+export function addDrops(rows: EvalRow[]): EvalRow[] {
+  const ref = new Map<string, number>();
+  const key = (r: EvalRow) => `${r.model}\u0000${r.score}\u0000${r.ood}`;
+  for (const r of rows) if (r.scheme === 'fp32') ref.set(key(r), r.auprOut);
+  for (const r of rows) {
+    const f = ref.get(key(r));
+    if (f === undefined) continue;
+    r.auprOutDropAbs = 100 * (f - r.auprOut);
+    r.auprOutDropRel = f > 0 ? (100 * (f - r.auprOut)) / f : null;
+  }
+  return rows;
+}
+
+// --- the whole study ---------------------------------------------------------------------------------------------
+
+/** Normalised CHW of the first n images of ds for `file`'s preprocessing. */
+async function calibrationImages(file: ModelFile, ds: Dataset, n: number): Promise<{ images: Float32Array; n: number }> {
+  const { config: c, preprocessing } = file.meta;
+  const per = c.inChans * c.imgSize * c.imgSize;
+  const m = Math.min(n, ds.size);
+  const images = new Float32Array(m * per);
+  for (let i = 0; i < m; i++) {
+    const s = await ds.at(i);
+    images.set(preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans), i * per);
+  }
+  return { images, n: m };
+}
+
+export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
+  const t0 = performance.now();
+  const log = cfg.log ?? (() => {});
+  if (cfg.models.length === 0) throw new VitguardError('E_USAGE', 'no --model given');
+  if (cfg.ood.length === 0) throw new VitguardError('E_USAGE', 'no --ood set given');
+  checkSchemes(cfg.schemes);
+  parseScores(cfg.scores);
+  const needsFit = cfg.scores.some((s) => createScorer(s).needsFit) || cfg.schemes.some((s) => s.endsWith('-oa'));
+  if (needsFit && !cfg.fit) {
+    const which = [...cfg.scores.filter((s) => createScorer(s).needsFit), ...cfg.schemes.filter((s) => s.endsWith('-oa'))];
+    throw new VitguardError('E_USAGE', `${which.join(', ')} need(s) ID training images: pass --fit SPEC (e.g. fashion-mnist:train:5000)`);
+  }
+  const dataOpts = cfg.data ?? {};
+  const idSpec = limitSpec(cfg.id, cfg.limit);
+  const oodSpecs = cfg.ood.map((s) => limitSpec(s, cfg.limit));
+  const idDs = await openNonEmpty(idSpec, 'ID', dataOpts);
+  if (!idDs.labels) throw new VitguardError('E_DATA', `ID set "${idSpec}" has no class labels (accuracy and Mahalanobis need them)`);
+  const oodDs = await Promise.all(oodSpecs.map((s) => openNonEmpty(s, 'OOD', dataOpts)));
+  const fitDs = cfg.fit && needsFit ? await openNonEmpty(cfg.fit, 'fit', dataOpts) : null;
+  if (fitDs && !fitDs.labels && cfg.scores.some((s) => s === 'mahalanobis' || s === 'rmahalanobis')) {
+    throw new VitguardError('E_DATA', `fit set "${cfg.fit}" has no class labels; Mahalanobis needs them`);
+  }
+  log(`eval: ID ${idSpec} (${idDs.size}), OOD ${oodDs.map((d) => `${d.spec} (${d.size})`).join(', ')}${fitDs ? `, fit ${fitDs.spec} (${fitDs.size})` : ''}` +
+    (cfg.limit ? ` — sampled with --limit ${cfg.limit}` : ''));
+
+  const rows: EvalRow[] = [];
+  const models: EvalModelSummary[] = [];
+  let wasm = '';
+  for (const m of cfg.models) {
+    const calib = cfg.schemes.some((s) => s.endsWith('-oa')) ? await calibrationImages(m.file, fitDs!, cfg.calibImages ?? 64) : undefined;
+    for (const scheme of cfg.schemes) {
+      const ts = performance.now();
+      const file = await modelForScheme(m.file, scheme, { calib, outlierChannels: cfg.outlierChannels, wasm: cfg.wasm });
+      const engine = await Engine.create(file, { wasm: cfg.wasm, maxBatch: cfg.batch ?? 32 });
+      wasm = engine.wasm;
+      try {
+        const id = await extractFeatures(engine, idDs);
+        const ood: FeatureSet[] = [];
+        for (const d of oodDs) ood.push(await extractFeatures(engine, d));
+        const fit = fitDs ? await extractFeatures(engine, fitDs) : null;
+        const head = cfg.scores.includes('vim') ? classifierHead(file) : null;
+        const scorers = fitScorers(cfg.scores, fit, head);
+        const accuracy = top1(id);
+        let weightBytes = 0;
+        for (const t of file.tensors.values()) weightBytes += t.bytes.byteLength;
+        models.push({ model: m.name, arch: file.meta.arch, scheme, accuracy, nId: id.n, msPerImage: id.msPerImage, weightBytes });
+        for (const r of scoreFeatureSets(scorers, id, ood)) {
+          rows.push({
+            model: m.name, arch: file.meta.arch, scheme, score: r.score, ood: r.ood, accuracy,
+            auroc: r.metrics.auroc, auprIn: r.metrics.auprIn, auprOut: r.metrics.auprOut, fpr95: r.metrics.fpr95,
+            auprOutDropAbs: null, auprOutDropRel: null, nId: r.metrics.nId, nOod: r.metrics.nOod, nFit: fit?.n ?? 0,
+          });
+        }
+        log(`  ${m.name} ${scheme}: top-1 ${(100 * accuracy).toFixed(2)} %, ${id.msPerImage.toFixed(2)} ms/image, ${((performance.now() - ts) / 1000).toFixed(1)} s`);
+      } finally {
+        engine.dispose();
+      }
+    }
+  }
+  return {
+    format: EVAL_FORMAT,
+    setup: {
+      id: cfg.id, ood: cfg.ood, fit: cfg.fit ?? null, schemes: cfg.schemes, scores: cfg.scores, limit: cfg.limit ?? null, wasm,
+      specs: { id: idSpec, ood: oodSpecs, fit: fitDs ? fitDs.spec : null },
+    },
+    definitions: { fpr95: FPR95_DEFINITION, aupr: AUPR_DEFINITION, drop: DROP_DEFINITION },
+    models,
+    rows: addDrops(rows),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+// --- summaries ---------------------------------------------------------------------------------------------------
+
+export interface SchemeSummary {
+  model: string;
+  scheme: string;
+  score: ScorerName;
+  /** Mean over OOD sets. */
+  auprOut: number;
+  auroc: number;
+  auprOutDropAbs: number | null;
+  auprOutDropRel: number | null;
+}
+
+/** Per model × scheme × score: means over the OOD sets. */
+export function summarize(rows: EvalRow[]): SchemeSummary[] {
+  const groups = new Map<string, EvalRow[]>();
+  for (const r of rows) {
+    const k = `${r.model}\u0000${r.scheme}\u0000${r.score}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(r);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const meanOrNull = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : mean(xs as number[]));
+  return [...groups.values()].map((g) => ({
+    model: g[0].model, scheme: g[0].scheme, score: g[0].score,
+    auprOut: mean(g.map((r) => r.auprOut)), auroc: mean(g.map((r) => r.auroc)),
+    auprOutDropAbs: meanOrNull(g.map((r) => r.auprOutDropAbs)), auprOutDropRel: meanOrNull(g.map((r) => r.auprOutDropRel)),
+  }));
+}

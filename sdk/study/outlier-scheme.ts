@@ -1,0 +1,219 @@
+// Outlier-aware 4-bit schemes `w4a8-oa` and `w4a4-oa`, and the probe that finds the outlier channels.
+//
+// A linear layer's input x (rows, K) is split by a fixed, calibrated set of k outlier input channels O:
+//   out = base(x with the channels O zeroed) + x[:, O] · W[:, O]ᵀ
+// `base` is the plain w4a8 / w4a4 kind (int4 group weights, int8 / int4 per-token activations), run on weights whose
+// O columns were zeroed before quantization, so neither the per-token activation scale nor the weight group scales
+// see the outliers; the k outlier columns run in f32 (a (rows, N, k) GEMM, k ≪ K). LLM.int8()-style decomposition
+// with a static channel set, as in ViTs the outlier channels of each layer's input are the same from image to image.
+//
+// File: the base scheme's tensors plus, per quantized layer,
+//   `<layer>.outlier.idx`     I32 [k]      input channels kept in f32, ascending
+//   `<layer>.outlier.weight`  F32 [N, k]   W[:, idx]
+// Metadata scheme: { ...base scheme, name: 'w4a8-oa', base: 'w4a8', outlierChannels: k }.
+
+import { VitguardError } from '../errors.js';
+import { encodeMeta, type ModelFile } from '../format/model.js';
+import { f32Tensor, toFloat32, type Tensor } from '../format/safetensors.js';
+import {
+  F32_LINEAR, FLOAT_DTYPES, linearKindFor, registerScheme,
+  type Linear, type LinearBuildContext, type LinearKind, type LinearSpec,
+} from '../engine/linear.js';
+import { Engine, type WasmChoice } from '../engine/index.js';
+import type { WasmInstance } from '../engine/wasm.js';
+import { quantizeModel, quantizableLayers } from '../quant/index.js';
+
+export const OA_SCHEMES = ['w4a8-oa', 'w4a4-oa'] as const;
+export type OaSchemeName = (typeof OA_SCHEMES)[number];
+export const DEFAULT_OUTLIER_CHANNELS = 4;
+
+// --- the probe: per-layer, per-input-channel max |x| over calibration images ----------------------------------
+
+/** layer name → max |x| per input channel [K] over every row seen while the probe ran. */
+export type InputStats = Map<string, Float32Array>;
+
+let recording: InputStats | null = null;
+
+class ProbeLinear implements Linear {
+  readonly kind = 'probe';
+  readonly bytes: number;
+  private readonly inner: Linear;
+  constructor(readonly spec: LinearSpec, private readonly wasm: WasmInstance, ctx: LinearBuildContext) {
+    this.inner = F32_LINEAR.create(spec, ctx);
+    this.bytes = this.inner.bytes;
+  }
+  run(inPtr: number, outPtr: number, rows: number): void {
+    if (recording) {
+      const K = this.spec.inFeatures;
+      let m = recording.get(this.spec.name);
+      if (!m) recording.set(this.spec.name, (m = new Float32Array(K)));
+      const x = this.wasm.heap.f32(inPtr, rows * K);
+      for (let r = 0; r < rows; r++) {
+        const o = r * K;
+        for (let j = 0; j < K; j++) {
+          const v = Math.abs(x[o + j]);
+          if (v > m[j]) m[j] = v;
+        }
+      }
+    }
+    this.inner.run(inPtr, outPtr, rows);
+  }
+}
+
+registerScheme('probe', () => ({ kind: 'probe', tensors: F32_LINEAR.tensors, create: (spec, ctx) => new ProbeLinear(spec, ctx.wasm, ctx) }));
+
+/** Per-channel max |input| of every linear layer of an fp32 model over `images` (n × [C, S, S], normalised). */
+export async function probeInputStats(fp32: ModelFile, images: Float32Array, n: number, opts: { wasm?: WasmChoice; batch?: number } = {}): Promise<InputStats> {
+  if (fp32.meta.scheme.name !== 'fp32') throw new VitguardError('E_SCHEME', `the outlier probe runs on the fp32 model, got scheme ${fp32.meta.scheme.name}`);
+  const probe: ModelFile = { ...fp32, meta: { ...fp32.meta, scheme: { name: 'probe' } } };
+  const engine = await Engine.create(probe, { wasm: opts.wasm, maxBatch: opts.batch ?? 16 });
+  const stats: InputStats = new Map();
+  recording = stats;
+  try {
+    engine.forwardBatch(images, n);
+  } finally {
+    recording = null;
+    engine.dispose();
+  }
+  return stats;
+}
+
+/** The k channels with the largest max |x|, ascending by index. */
+export function topChannels(stat: Float32Array, k: number): Int32Array {
+  if (!(Number.isInteger(k) && k >= 1 && k < stat.length)) throw new VitguardError('E_SCHEME', `outlier channel count ${k} must be an integer in 1..${stat.length - 1}`);
+  const order = Array.from(stat.keys()).sort((a, b) => stat[b] - stat[a] || a - b);
+  return Int32Array.from(order.slice(0, k).sort((a, b) => a - b));
+}
+
+// --- quantizing ---------------------------------------------------------------------------------------------------
+
+export interface OaOptions {
+  /** Outlier input channels per layer kept in f32 (default 4). */
+  channels?: number;
+  group?: number;
+  clip?: 'minmax' | 'mse';
+}
+
+/** An outlier-aware quantized copy of an fp32 model; `stats` from probeInputStats on ID calibration images. */
+export function quantizeOutlierAware(fp32: ModelFile, scheme: OaSchemeName, stats: InputStats, opts: OaOptions = {}): ModelFile {
+  if (!OA_SCHEMES.includes(scheme)) throw new VitguardError('E_SCHEME', `unknown outlier-aware scheme ${JSON.stringify(scheme)}: expected ${OA_SCHEMES.join(' or ')}`);
+  const base = scheme.slice(0, -3);
+  const k = opts.channels ?? DEFAULT_OUTLIER_CHANNELS;
+  const layers = quantizableLayers(fp32);
+  const zeroed = new Map(fp32.tensors);
+  const extra = new Map<string, Tensor>();
+  for (const l of layers) {
+    const st = stats.get(l);
+    if (!st) throw new VitguardError('E_SCHEME', `no calibration statistics for ${l}: run probeInputStats on ID images first`);
+    const t = fp32.tensors.get(`${l}.weight`)!;
+    const w = toFloat32(t).slice();
+    const N = t.shape[0], K = w.length / N;
+    if (st.length !== K) throw new VitguardError('E_SCHEME', `${l}: statistics have ${st.length} channels, the weight has K = ${K}`);
+    const idx = topChannels(st, k);
+    const wo = new Float32Array(N * k);
+    for (let n = 0; n < N; n++) {
+      for (let j = 0; j < k; j++) {
+        wo[n * k + j] = w[n * K + idx[j]];
+        w[n * K + idx[j]] = 0;
+      }
+    }
+    zeroed.set(`${l}.weight`, f32Tensor([...t.shape], w));
+    extra.set(`${l}.outlier.idx`, { dtype: 'I32', shape: [k], bytes: new Uint8Array(idx.buffer) });
+    extra.set(`${l}.outlier.weight`, f32Tensor([N, k], wo));
+  }
+  const q = quantizeModel({ ...fp32, tensors: zeroed }, { scheme: base, group: opts.group, clip: opts.clip });
+  for (const [name, t] of extra) q.tensors.set(name, t);
+  const meta = { ...q.meta, scheme: { ...q.meta.scheme, name: scheme, base, outlierChannels: k } };
+  return { tensors: q.tensors, meta, metadata: encodeMeta(meta) };
+}
+
+// --- the engine kind --------------------------------------------------------------------------------------------
+
+interface OaScratch { copy: number; gathered: number; tmp: number }
+const scratchOf = new WeakMap<WasmInstance, OaScratch>();
+
+function oaScratch(ctx: LinearBuildContext, k: number): OaScratch {
+  let s = scratchOf.get(ctx.wasm);
+  if (!s) {
+    const c = ctx.meta.config;
+    const widest = Math.max(c.dim * 3, c.mlpHidden, c.numClasses, c.inChans * c.patch * c.patch);
+    const { heap } = ctx.wasm;
+    s = { copy: heap.alloc(ctx.maxRows * widest * 4), gathered: heap.alloc(ctx.maxRows * k * 4), tmp: heap.alloc(ctx.maxRows * widest * 4) };
+    scratchOf.set(ctx.wasm, s);
+  }
+  return s;
+}
+
+class OutlierAwareLinear implements Linear {
+  readonly kind: string;
+  readonly bytes: number;
+  private readonly base: Linear;
+  private readonly idx: Int32Array;
+  private readonly packed: number;
+  private readonly s: OaScratch;
+
+  constructor(readonly spec: LinearSpec, private readonly wasm: WasmInstance, ctx: LinearBuildContext, baseKind: LinearKind, name: string) {
+    this.kind = name;
+    const { heap, kernels } = wasm;
+    const N = spec.outFeatures, K = spec.inFeatures;
+    const it = ctx.tensors.get(`${spec.name}.outlier.idx`)!;
+    this.idx = new Int32Array(it.bytes.slice().buffer);
+    const k = this.idx.length;
+    for (let j = 0; j < k; j++) {
+      if (!(this.idx[j] >= 0 && this.idx[j] < K) || (j > 0 && this.idx[j] <= this.idx[j - 1])) {
+        throw new VitguardError('E_TENSOR_SHAPE', `${spec.name}.outlier.idx must hold ascending channel indices in 0..${K - 1}, got ${Array.from(this.idx).join(',')}`);
+      }
+    }
+    this.base = baseKind.create(spec, ctx);
+    this.s = oaScratch(ctx, k);
+    const pb = kernels.gemm_f32_packed_bytes(N, k);
+    this.packed = heap.alloc(pb);
+    const mark = heap.mark();
+    const pw = heap.allocF32(toFloat32(ctx.tensors.get(`${spec.name}.outlier.weight`)!));
+    const pz = heap.allocF32(new Float32Array(N));
+    kernels.gemm_f32_pack(this.packed, pw, pz, N, k);
+    heap.release(mark);
+    this.bytes = this.base.bytes + pb;
+  }
+
+  // out (rows, N) = base(x with O zeroed) + x[:, O] (rows, k) · W_O (N, k)ᵀ
+  run(inPtr: number, outPtr: number, rows: number): void {
+    const { inFeatures: K, outFeatures: N } = this.spec;
+    const { kernels, heap } = this.wasm;
+    const idx = this.idx, k = idx.length;
+    const { copy, gathered, tmp } = this.s;
+    kernels.copy_f32(copy, inPtr, rows * K);
+    const x = heap.f32(copy, rows * K);
+    const g = heap.f32(gathered, rows * k);
+    for (let r = 0; r < rows; r++) {
+      const o = r * K;
+      for (let j = 0; j < k; j++) {
+        g[r * k + j] = x[o + idx[j]];
+        x[o + idx[j]] = 0;
+      }
+    }
+    this.base.run(copy, outPtr, rows);
+    kernels.gemm_f32(tmp, gathered, this.packed, rows, N, k, k, N);
+    kernels.add_f32(outPtr, outPtr, tmp, rows * N);
+  }
+}
+
+for (const name of OA_SCHEMES) {
+  registerScheme(name, (spec, info) => {
+    const base = info.base;
+    const k = info.outlierChannels;
+    if (typeof base !== 'string' || `${base}-oa` !== name) throw new VitguardError('E_METADATA', `scheme ${name} needs base "${name.slice(0, -3)}" in the model metadata, got ${JSON.stringify(base)}`);
+    if (!Number.isInteger(k) || (k as number) < 1) throw new VitguardError('E_METADATA', `scheme ${name} needs a positive integer outlierChannels, got ${JSON.stringify(k)}`);
+    const baseKind = linearKindFor(spec, { ...info, name: base });
+    if (baseKind === F32_LINEAR) return F32_LINEAR; // layers the scheme does not quantize
+    return {
+      kind: name,
+      tensors: (sp) => [
+        ...baseKind.tensors(sp),
+        { name: `${sp.name}.outlier.idx`, shape: [k as number], dtypes: ['I32'] },
+        { name: `${sp.name}.outlier.weight`, shape: [sp.outFeatures, k as number], dtypes: FLOAT_DTYPES },
+      ],
+      create: (sp, ctx) => new OutlierAwareLinear(sp, ctx.wasm, ctx, baseKind, name),
+    };
+  });
+}
