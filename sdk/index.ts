@@ -15,6 +15,7 @@ import type { RawImage } from './image/preprocess.js';
 import { isWasmTrap, type Fault, type WireWasm, type WorkerInit } from './worker/protocol.js';
 import { isNode } from './worker/spawn.js';
 import type { WorkerPool } from './worker/pool.js';
+import './quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, …) with the engine
 
 export { VitguardError, isVitguardError, type ErrorCode } from './errors.js';
 export type { ClassifierInfo, ClassifyOptions, ClassifyResult, TopEntry, ImageInput } from './classifier.js';
@@ -23,7 +24,9 @@ export type { WasmChoice, WasmSource } from './engine/index.js';
 export type { RawImage } from './image/preprocess.js';
 export { Classifier } from './classifier.js';
 export { decodeImage, type DecodedImage } from './image/decode.js';
-export { readModel, type ModelMeta, type ViTConfig, type Preprocessing } from './format/model.js';
+export { readModel, encodeMeta, type ModelFile, type ModelMeta, type ViTConfig, type Preprocessing } from './format/model.js';
+export { writeSafetensors } from './format/safetensors.js';
+export { quantizeModel, SCHEMES, type QuantizeOptions, type SchemeName } from './quant/index.js';
 
 // --- options and the classifier interface -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import { transfer } from 'comlink';
 import { Classifier, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from '../classifier.js';
 import type { WasmSource } from '../engine/index.js';
 import { VitguardError } from '../errors.js';
+import '../quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, …) with the engine
 import { resultBuffers, toWireError, type Envelope, type Fault, type WireWasm, type WorkerInit } from './protocol.js';
 
 /** Wire wasm sources → what the engine takes: URL strings become URL objects, bytes and modules pass as they are. */

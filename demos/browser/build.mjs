@@ -1,0 +1,66 @@
+// Demo assets, run by `npm run build` after the bundles: dist/demo/manifest.json, the demo model at fp32, w8a8 and
+// w4a8 (quantized here with the SDK's own quantizeModel, from lib/), and the list of sample images.
+// The model is the first of models/fmnist-{deit3,deit,vit}.safetensors that exists. Where none has been trained yet a
+// seeded random model at the same shape stands in, and the manifest (and so the page) says so.
+//   node demos/browser/build.mjs [--model FILE]
+
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeMeta, quantizeModel, readModel, writeSafetensors } from '../../lib/sdk/index.js';
+import { randomCheckpoint } from '../../lib/sdk/model/random.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = join(ROOT, 'dist', 'demo');
+const FMNIST = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+/** What each sample set is, for the page: Fashion-MNIST is in distribution, the rest is not. */
+const SETS = { fmnist: 'Fashion-MNIST', mnist: 'MNIST digit', notmnist: 'notMNIST letter', cifar10: 'CIFAR-10 photo' };
+
+function randomStandIn() {
+  const config = { imgSize: 28, patch: 4, inChans: 1, dim: 96, depth: 6, heads: 3, mlpHidden: 384, numClasses: 10, distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6 };
+  const meta = { arch: 'vit_fmnist_patch4_28', config, labels: FMNIST, preprocessing: { mean: [0.5], std: [0.5], cropPct: 1, interpolation: 'bicubic' }, scheme: { name: 'fp32' }, extra: {} };
+  return writeSafetensors(randomCheckpoint(config, 6), encodeMeta(meta));
+}
+
+export function buildDemo({ model } = {}) {
+  const candidates = model ? [model] : ['fmnist-deit3', 'fmnist-deit', 'fmnist-vit'].map((n) => join(ROOT, 'models', `${n}.safetensors`));
+  const found = candidates.find((p) => existsSync(p));
+  const name = found ? basename(found, '.safetensors') : 'random-fmnist-vit';
+  const fp32 = found ? new Uint8Array(readFileSync(found)) : randomStandIn();
+  mkdirSync(join(OUT, 'models'), { recursive: true });
+  const schemes = {};
+  const sizes = {};
+  for (const scheme of ['fp32', 'w8a8', 'w4a8']) {
+    const file = `models/${name}-${scheme}.safetensors`;
+    let bytes = fp32;
+    if (scheme !== 'fp32') {
+      const q = quantizeModel(readModel(fp32), { scheme });
+      bytes = writeSafetensors(q.tensors, encodeMeta(q.meta));
+    }
+    writeFileSync(join(OUT, file), bytes);
+    schemes[scheme] = file;
+    sizes[scheme] = bytes.byteLength;
+  }
+  const samplesDir = join(ROOT, 'demos', 'samples');
+  const samples = (existsSync(samplesDir) ? readdirSync(samplesDir) : [])
+    .filter((f) => /\.(png|jpe?g)$/i.test(f))
+    .sort()
+    .map((f) => {
+      // <set>-<truth>-<N>.png, where truth may itself hold '-' (T-shirt_top) and '_' stands for a space
+      const parts = f.replace(/\.[^.]+$/, '').split('-');
+      const set = parts[0];
+      const truth = parts.slice(1, -1).join('-');
+      return { file: f, url: `../../demos/samples/${f}`, set, setName: SETS[set] ?? set, truth: (truth ?? '').replace(/_/g, ' '), inDistribution: set === 'fmnist' };
+    });
+  const manifest = { model: name, trained: Boolean(found), schemes, sizes, samples };
+  writeFileSync(join(OUT, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  return manifest;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const i = process.argv.indexOf('--model');
+  const m = buildDemo({ model: i > 0 ? process.argv[i + 1] : undefined });
+  const mib = (n) => (n / 2 ** 20).toFixed(2);
+  console.log(`demo: ${m.model}${m.trained ? '' : ' (random weights: no trained model in models/ yet)'}; ` +
+    Object.entries(m.sizes).map(([s, n]) => `${s} ${mib(n)} MiB`).join(', ') + `; ${m.samples.length} samples → dist/demo/`);
+}

@@ -1,0 +1,137 @@
+// Bundles of the public API (sdk/index.ts), built from the tsc output in lib/ (`npm run build` runs build:wasm and
+// build:ts first), so rollup needs no TypeScript plugin:
+//
+//   dist/browser/     index.js (ESM) + worker.js (the Web Worker entry, a module worker) + shared chunks +
+//                     vitguard.simd.wasm + vitguard.relaxed.wasm as emitted assets. The wasm is fetched at run time
+//                     from the bundle's own folder, or from `wasmBase` (a CDN): never inlined as base64.
+//   dist/node/        index.js + worker.js (worker_threads entry); dependencies stay external (package.json deps).
+//   dist/cloudflare/  index.js: in-thread only, the relaxed and simd binaries imported as wasm modules (workerd
+//                     refuses WebAssembly.compile on bytes), ready for wrangler / miniflare's CompiledWasm rule.
+
+import { readFileSync } from 'node:fs';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import commonjs from '@rollup/plugin-commonjs';
+
+const WASM = ['simd', 'relaxed'].map((build) => ({ build, fileName: `vitguard.${build}.wasm`, path: `build/vitguard.${build}.wasm` }));
+
+/**
+ * The worker entry is referenced as `new URL('./entry.<platform>.js', import.meta.url)` (spawn.ts): emit it as its
+ * own chunk (worker.js) and point the URL there. In the browser build, also point BUNDLED_WASM_BASE (index.ts) at the
+ * bundle's folder and emit both wasm binaries next to it.
+ */
+function vitguardAssets({ platform, wasmAssets }) {
+  const entry = `entry.${platform}.js`;
+  const literal = `new URL('./${entry}', import.meta.url)`;
+  return {
+    name: 'vitguard-assets',
+    buildStart() {
+      if (wasmAssets) for (const w of WASM) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });
+    },
+    transform(code, id) {
+      let out = code;
+      if (out.includes(literal)) {
+        const ref = this.emitFile({ type: 'chunk', id: `lib/sdk/worker/${entry}`, fileName: 'worker.js' });
+        out = out.replace(literal, `new URL(import.meta.ROLLUP_FILE_URL_${ref})`);
+      }
+      if (wasmAssets && out.includes('/*@vitguard-wasm-base*/ undefined')) {
+        out = out.replace('/*@vitguard-wasm-base*/ undefined', "new URL('./', import.meta.url).href");
+      }
+      return out === code ? null : { code: out, map: null };
+    },
+  };
+}
+
+/** Cloudflare Workers have no workers of their own: the pool module becomes one that says so. */
+function noWorkerPool() {
+  const stub = '\0vitguard-no-pool';
+  return {
+    name: 'vitguard-no-pool',
+    resolveId(source, importer) {
+      if (source === './worker/pool.js' && importer?.endsWith('/sdk/index.js')) return stub;
+      return null;
+    },
+    load(id) {
+      if (id !== stub) return null;
+      const errors = JSON.stringify(new URL('./lib/sdk/errors.js', import.meta.url).pathname);
+      return `import { VitguardError } from ${errors};
+export class WorkerPool {
+  static async create() { throw new VitguardError('E_WORKER', 'Cloudflare Workers have no worker threads: create the classifier with worker: false'); }
+}`;
+    },
+  };
+}
+
+/** The Cloudflare entry: the public API with the imported wasm modules as its default source, and no workers. */
+function cloudflareEntry() {
+  const id = '\0vitguard-cloudflare';
+  const api = new URL('./lib/sdk/index.js', import.meta.url).pathname;
+  return {
+    name: 'vitguard-cloudflare-entry',
+    resolveId(source) {
+      if (source === 'vitguard:cloudflare') return id;
+      if (/^\.\/vitguard\.(simd|relaxed)\.wasm$/.test(source)) return { id: source, external: true };
+      return null;
+    },
+    load(x) {
+      if (x !== id) return null;
+      return `import simd from './vitguard.simd.wasm';
+import relaxed from './vitguard.relaxed.wasm';
+import { createClassifier as create } from ${JSON.stringify(api)};
+export * from ${JSON.stringify(api)};
+/** createClassifier for Workers: in-thread, and the bundled wasm modules unless a wasmSource is given. */
+export function createClassifier(opts) {
+  if (opts && opts.worker) return create(opts); // fails with E_WORKER: there are no workers here
+  return create({ wasm: 'auto', ...opts, worker: false, wasmSource: opts?.wasmSource ?? { simd, relaxed } });
+}`;
+    },
+    buildStart() {
+      for (const w of WASM) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });
+    },
+  };
+}
+
+/**
+ * Workers reject a bundle that imports node: builtins (without nodejs_compat), even dynamically. Those imports sit
+ * in Node-only branches (file reading, worker_threads) that never run there: make them plain rejections.
+ */
+function noNodeBuiltins() {
+  return {
+    name: 'vitguard-no-node-builtins',
+    renderChunk(code) {
+      const out = code.replace(/import\((['"])node:([a-z_/]+)\1\)/g, (_, q, m) => `Promise.reject(new Error('node:${m} is not available in this runtime'))`);
+      return out === code ? null : { code: out, map: null };
+    },
+  };
+}
+
+const onwarn = (w, warn) => {
+  // the Node-only branches import node: builtins dynamically; they stay external and never run in a browser
+  if (w.code === 'UNRESOLVED_IMPORT' && String(w.exporter ?? w.source ?? '').startsWith('node:')) return;
+  if (w.code === 'CIRCULAR_DEPENDENCY') return;
+  warn(w);
+};
+const nodeBuiltin = (id) => id.startsWith('node:');
+
+export default [
+  {
+    input: { index: 'lib/sdk/index.js' },
+    external: nodeBuiltin,
+    plugins: [vitguardAssets({ platform: 'browser', wasmAssets: true }), nodeResolve({ browser: true, preferBuiltins: false }), commonjs()],
+    output: { dir: 'dist/browser', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false },
+    onwarn,
+  },
+  {
+    input: { index: 'lib/sdk/index.js' },
+    external: (id) => nodeBuiltin(id) || /^[a-z@][^:]*$/i.test(id) && !id.startsWith('/'),
+    plugins: [vitguardAssets({ platform: 'node', wasmAssets: false })],
+    output: { dir: 'dist/node', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
+    onwarn,
+  },
+  {
+    input: { index: 'vitguard:cloudflare' },
+    external: nodeBuiltin,
+    plugins: [cloudflareEntry(), noWorkerPool(), nodeResolve({ browser: true, preferBuiltins: false }), commonjs(), noNodeBuiltins()],
+    output: { dir: 'dist/cloudflare', format: 'es', entryFileNames: '[name].js', inlineDynamicImports: true },
+    onwarn,
+  },
+];
