@@ -20,7 +20,9 @@ function setStatus(text, kind = 'info', phase = 'busy') {
 function classifierFor(scheme) {
   if (!state.classifiers.has(scheme)) {
     const model = new URL(state.manifest.schemes[scheme], MANIFEST_URL);
-    const p = createClassifier({ model, worker: true, wasm: 'auto' });
+    // ?wasm=simd|relaxed forces a build (the end-to-end test compares the simd build with Node's bit for bit)
+    const wasm = new URLSearchParams(location.search).get('wasm') ?? 'auto';
+    const p = createClassifier({ model, worker: true, wasm });
     p.catch(() => state.classifiers.delete(scheme)); // a failed start can be retried
     state.classifiers.set(scheme, p);
   }
