@@ -8,6 +8,10 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<{ run: (argv
   'random-model': { about: 'write a timm-layout checkpoint with random weights at a real architecture\'s shapes', load: () => import('./random-model.js') },
   classify: { about: 'classify PNG/JPEG images', load: () => import('./classify.js') },
   accuracy: { about: 'top-1 accuracy of a model on a dataset spec', load: () => import('./accuracy.js') },
+  'fit-ood': { about: 'fit an OOD detector on ID images, threshold at 95 % ID TPR, store it in the model file', load: () => import('./fit-ood.js') },
+  eval: { about: 'the study: accuracy and OOD metrics per model × scheme × score × OOD set, AUPR-out drop vs fp32', load: () => import('./eval.js') },
+  sweep: { about: 'simulated 2..8-bit quantization: accuracy and AUPR-out against bits (JSON + SVG)', load: () => import('./sweep.js') },
+  inspect: { about: 'outlier tokens per layer × scheme (norms, massive activations, attention sinks), attention heatmaps', load: () => import('./inspect.js') },
 };
 
 export const USAGE = `usage: vitguard <command> [options]\n\ncommands:\n${Object.entries(COMMANDS)
