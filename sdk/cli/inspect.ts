@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { VitguardError } from '../errors.js';
+import { readModel } from '../format/model.js';
+import { classTokenAttention } from '../classifier.js';
+import { Engine } from '../engine/index.js';
+import { decodeImage } from '../image/decode.js';
+import { preprocess } from '../image/preprocess.js';
+import { parseScores } from '../study/eval.js';
+import { intOption, parse } from './args.js';
+import { wasmChoice } from './common.js';
+import { writeFileAtomic } from './io.js';
+import { inspectText, runInspect } from '../study/inspect.js';
+import { heatmapPng, type HeatmapRow } from '../study/heatmap.js';
+import { checkSchemes, modelForScheme } from '../study/schemes.js';
+import { openNonEmpty } from '../study/features.js';
+
+
+const USAGE = `usage: vitguard inspect --model M --data SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8] [--limit N] [--scores msp,maxlogit,energy]
+       [--json] [--calib SPEC] [--heatmap IMAGE -o out.png]
+Per layer × scheme: max/median token L2 norm, fraction of tokens above 5× the median norm, max/median |activation|,
+attention-sink share, their change from fp32, and Spearman correlations of per-image outlier measures with OOD scores
+over all --data images. --heatmap draws, per scheme, the image, the last layer's class-token attention and the rollout.
+--calib (ID training images) is needed for the outlier-aware schemes (w4a8-oa, w4a4-oa).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, {
+    model: { type: 'string' }, data: { type: 'string' }, schemes: { type: 'string' }, limit: { type: 'string' }, scores: { type: 'string' },
+    json: { type: 'boolean' }, heatmap: { type: 'string' }, out: { type: 'string', short: 'o' }, calib: { type: 'string' },
+    wasm: { type: 'string' }, 'data-root': { type: 'string' },
+  }, USAGE);
+  if (v.help) { console.log(USAGE); return 0; }
+  if (!v.model || (!v.data && !v.heatmap)) throw new VitguardError('E_USAGE', `inspect needs --model and --data (or --heatmap)\n${USAGE}`);
+  if (v.heatmap && !v.out) throw new VitguardError('E_USAGE', `--heatmap needs -o out.png\n${USAGE}`);
+  const list = (s: unknown) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
+  const file = readModel(new Uint8Array(readFileSync(v.model as string)));
+  const schemes = checkSchemes(list(v.schemes ?? 'fp32,w8a8,w4a8'));
+  const wasm = wasmChoice(v.wasm);
+  const dataOpts = { dataRoot: v['data-root'] as string | undefined };
+  const { config: c, preprocessing } = file.meta;
+  let calib: { images: Float32Array; n: number } | undefined;
+  if (schemes.some((s) => s.endsWith('-oa'))) {
+    if (!v.calib) throw new VitguardError('E_USAGE', 'outlier-aware schemes need --calib SPEC (ID training images, e.g. fashion-mnist:train:64)');
+    const ds = await openNonEmpty(v.calib as string, 'calibration', dataOpts);
+    const per = c.inChans * c.imgSize * c.imgSize;
+    const images = new Float32Array(ds.size * per);
+    for (let i = 0; i < ds.size; i++) {
+      const s = await ds.at(i);
+      images.set(preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans), i * per);
+    }
+    calib = { images, n: ds.size };
+  }
+  if (v.heatmap) {
+    const d = decodeImage(new Uint8Array(readFileSync(v.heatmap as string)));
+    const chw = preprocess({ data: d.data, width: d.width, height: d.height, channels: 4 }, preprocessing, c.imgSize, c.inChans);
+    const rows: HeatmapRow[] = [];
+    for (const scheme of schemes) {
+      const engine = await Engine.create(await modelForScheme(file, scheme, { calib, wasm }), { wasm });
+      try {
+        const r = engine.forward(chw, { attention: true });
+        rows.push({ chw, ...classTokenAttention(r.attention!, c) });
+      } finally {
+        engine.dispose();
+      }
+    }
+    writeFileAtomic(v.out as string, heatmapPng(rows, file.meta));
+    console.error(`${v.out}: rows ${schemes.join(', ')}; columns image, last-layer class-token attention, rollout`);
+    if (!v.data) return 0;
+  }
+  const res = await runInspect({
+    model: { name: basename(v.model as string).replace(/\.safetensors$/, ''), file }, data: list(v.data), schemes,
+    scores: v.scores ? parseScores(list(v.scores)) : undefined, limit: intOption(v.limit as string | undefined, '--limit'),
+    calib, wasm, dataOpts, log: (l) => process.stderr.write(l + '\n'),
+  });
+  console.log(v.json ? JSON.stringify(res) : inspectText(res));
+  return 0;
+}
