@@ -134,6 +134,10 @@ const tail = memory.data(16); // 4 f32 staging for a partial panel's outputs
  * quantizeActRows, and weights packed by packQ4 in q4IntLayout(). Register tile 4 rows × 4 columns.
  */
 export function gemmQ4(a: usize, sa: usize, sums: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    gemmQ4Relaxed(a, sa, sums, packed, out, M, N, K, G);
+    return;
+  }
   const eb = <usize>q4ActElemBytes();
   const lda = <usize>K * eb;
   const ng = K / G;
@@ -217,6 +221,108 @@ export function gemmQ4(a: usize, sa: usize, sums: usize, packed: usize, out: usi
   }
 }
 
+// One 8-k chunk for one row on the relaxed build, accumulated in i16 lanes: lane 2c+i of the i16 dot holds
+// a[k0+2i]·u[c,k0+2i] + a[k0+2i+1]·u[c,k0+2i+1] (C4 layout), |.| ≤ 2·127·15 = 3810; lo and hi add two of those.
+// pmaddubsw + paddw (2 instructions) per 16 multiply-adds instead of the i32 dot's 3.
+// @ts-ignore: decorator
+@inline function chunkRelaxedI16(h: v128, ap: usize, lo: v128, hi: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    h = i16x8.add(h, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(ap), lo));
+    return i16x8.add(h, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(ap, 4), hi));
+  }
+  return h;
+}
+
+// Sum of the 4 chunks of a 32-k block: each i16 lane gets 8 terms of |.| ≤ 3810, so |lane| ≤ 30480 < 2^15 (exact:
+// activations are clamped to ±127, never −128, and u ≤ 15). The block's i16 lanes are widened (pairs summed) to i32.
+// @ts-ignore: decorator
+@inline function block32Relaxed(ap: usize, wp: usize, mask: v128): v128 {
+  let h = i16x8.splat(0);
+  for (let c = 0; c < 4; c++) {
+    const v = v128.load(wp + <usize>c * 16);
+    h = chunkRelaxedI16(h, ap + <usize>c * 8, v128.and(v, mask), i8x16.shr_u(v, 4));
+  }
+  return i32x4.extadd_pairwise_i16x8_s(h);
+}
+
+/**
+ * gemmQ4 on the relaxed build (Q4_LAYOUT_C4, i8 activations): register tile 4 rows × 4 columns; products are summed
+ * in i16 lanes over each 32-k block (bound above), widened to i32 per block, corrected by −8·Σ_g a and converted to
+ * f32 once per group. Same integers, same f32 operations in the same order as gemmQ4_ref.
+ */
+function gemmQ4Relaxed(a: usize, sa: usize, sums: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const lda = <usize>K;
+  const ng = K / G;
+  const ldsum = <usize>ng * 4;
+  const groupBytes: usize = <usize>G * 2 + 16;
+  const panelBytes: usize = <usize>ng * groupBytes + 16;
+  const panels = (N + Q4_NR - 1) / Q4_NR;
+  const ldo = <usize>N * 4;
+  const M4 = M & ~3;
+  const blocks = G >> 5;
+  const mask = i8x16.splat(15);
+  for (let pi = 0; pi < panels; pi++) {
+    const pp = packed + <usize>pi * panelBytes;
+    const n0 = pi * Q4_NR;
+    const bias = v128.load(pp);
+    let m = 0;
+    for (; m < M4; m += 4) {
+      let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
+      let a0 = a + <usize>m * lda;
+      const s0 = sums + <usize>m * ldsum;
+      let gp = pp + 16;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 16;
+        const sg = s0 + <usize>g * 4;
+        // accumulators start at −8·Σ_g a: the bias correction of the stored u = q + 8
+        let i0 = i32x4.splat(-(load<i32>(sg) << 3)), i1 = i32x4.splat(-(load<i32>(sg + ldsum) << 3));
+        let i2 = i32x4.splat(-(load<i32>(sg + 2 * ldsum) << 3)), i3 = i32x4.splat(-(load<i32>(sg + 3 * ldsum) << 3));
+        for (let b = 0; b < blocks; b++) {
+          let h0 = i16x8.splat(0), h1 = i16x8.splat(0), h2 = i16x8.splat(0), h3 = i16x8.splat(0);
+          for (let c = 0; c < 4; c++) {
+            const v = v128.load(wp);
+            const lo = v128.and(v, mask);
+            const hi = i8x16.shr_u(v, 4);
+            h0 = chunkRelaxedI16(h0, a0, lo, hi); h1 = chunkRelaxedI16(h1, a0 + lda, lo, hi);
+            h2 = chunkRelaxedI16(h2, a0 + 2 * lda, lo, hi); h3 = chunkRelaxedI16(h3, a0 + 3 * lda, lo, hi);
+            wp += 16; a0 += 8;
+          }
+          i0 = i32x4.add(i0, i32x4.extadd_pairwise_i16x8_s(h0)); i1 = i32x4.add(i1, i32x4.extadd_pairwise_i16x8_s(h1));
+          i2 = i32x4.add(i2, i32x4.extadd_pairwise_i16x8_s(h2)); i3 = i32x4.add(i3, i32x4.extadd_pairwise_i16x8_s(h3));
+        }
+        const sw = v128.load(gp);
+        f0 = f32x4.add(f0, f32x4.mul(f32x4.convert_i32x4_s(i0), sw));
+        f1 = f32x4.add(f1, f32x4.mul(f32x4.convert_i32x4_s(i1), sw));
+        f2 = f32x4.add(f2, f32x4.mul(f32x4.convert_i32x4_s(i2), sw));
+        f3 = f32x4.add(f3, f32x4.mul(f32x4.convert_i32x4_s(i3), sw));
+        gp += groupBytes;
+      }
+      const o = out + <usize>m * ldo + <usize>n0 * 4;
+      storeCols4(o, f32x4.add(f32x4.mul(f0, f32x4.splat(load<f32>(sa + <usize>m * 4))), bias), N - n0);
+      storeCols4(o + ldo, f32x4.add(f32x4.mul(f1, f32x4.splat(load<f32>(sa + <usize>(m + 1) * 4))), bias), N - n0);
+      storeCols4(o + 2 * ldo, f32x4.add(f32x4.mul(f2, f32x4.splat(load<f32>(sa + <usize>(m + 2) * 4))), bias), N - n0);
+      storeCols4(o + 3 * ldo, f32x4.add(f32x4.mul(f3, f32x4.splat(load<f32>(sa + <usize>(m + 3) * 4))), bias), N - n0);
+    }
+    for (; m < M; m++) {
+      let f0 = f32x4.splat(0);
+      let a0 = a + <usize>m * lda;
+      const s0 = sums + <usize>m * ldsum;
+      let gp = pp + 16;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 16;
+        let i0 = i32x4.splat(-(load<i32>(s0 + <usize>g * 4) << 3));
+        for (let b = 0; b < blocks; b++) {
+          i0 = i32x4.add(i0, block32Relaxed(a0, wp, mask));
+          wp += 64; a0 += 32;
+        }
+        f0 = f32x4.add(f0, f32x4.mul(f32x4.convert_i32x4_s(i0), v128.load(gp)));
+        gp += groupBytes;
+      }
+      storeCols4(out + <usize>m * ldo + <usize>n0 * 4, f32x4.add(f32x4.mul(f0, f32x4.splat(load<f32>(sa + <usize>m * 4))), bias), N - n0);
+    }
+  }
+}
+
 /**
  * Scalar twin on unpacked operands: a i8 (M, K), sa f32 (M), wq u8 (N, K/2) file layout, sw f32 (N, K/G),
  * bias f32 (N) or 0 → out (M, N) f32, same arithmetic order as gemmQ4.
@@ -230,6 +336,169 @@ export function gemmQ4_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usiz
         let acc = 0;
         for (let k = g * G; k < (g + 1) * G; k++) {
           acc += <i32>load<i8>(a + <usize>m * <usize>K + <usize>k) * (fileNibble(wq, K, n, k) - 8);
+        }
+        f = f + <f32>acc * load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4);
+      }
+      const b: f32 = bias != 0 ? load<f32>(bias + <usize>n * 4) : 0;
+      store<f32>(out + (<usize>m * <usize>N + <usize>n) * 4, f * load<f32>(sa + <usize>m * 4) + b);
+    }
+  }
+}
+
+// --- w4a8, i16-resident weights (the memory-for-speed trade of the simd build) --------------------------------
+//
+// The int4 weights of the file expanded once, at load, into signed i16 q (−7..7) in panels of Q4W_NR = 8 columns,
+// "c2" order as gemmQ8 (for each pair of k, two v128 = [c0k c0k+1 c1k c1k+1 c2k c2k+1 c3k c3k+1], [c4 .. c7]), with
+// one f32 scale per column and group in front of each group: 4 bytes/weight in memory instead of 0.5 + scales, and no
+// unpacking or bias correction in the inner loop (one `i32x4.dot_i16x8_s` per 8 multiply-adds). Activations: i16
+// (M, K) from quantizeActRows (qBytes 2, ldq K, no sums). Same integers and f32 order as gemmQ4_ref.
+//   packed, per panel: bias f32[8] | for each group: sw f32[8] | G/2 × (2 × v128)
+
+export const Q4W_NR: i32 = 8;
+
+/** Bytes of gemmQ4I16's packed buffer for an (N, K) int4 weight with group G. */
+export function q4i16PackedBytes(N: i32, K: i32, G: i32): usize {
+  const panels = <usize>((N + Q4W_NR - 1) / Q4W_NR);
+  return panels * (32 + <usize>(K / G) * (32 + <usize>G * 16));
+}
+
+/** dst (q4i16PackedBytes) ← wq u8 (N, K/2) file layout, sw f32 (N, K/G), bias f32 (N) or 0. G must divide K. */
+export function packQ4I16(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, dst: usize): void {
+  const panels = (N + Q4W_NR - 1) / Q4W_NR;
+  const ng = K / G;
+  let p = dst;
+  for (let pi = 0; pi < panels; pi++) {
+    const n0 = pi * Q4W_NR;
+    for (let c = 0; c < Q4W_NR; c++) {
+      const n = n0 + c;
+      store<f32>(p + <usize>c * 4, n < N && bias != 0 ? load<f32>(bias + <usize>n * 4) : 0);
+    }
+    p += 32;
+    for (let g = 0; g < ng; g++) {
+      for (let c = 0; c < Q4W_NR; c++) {
+        const n = n0 + c;
+        store<f32>(p + <usize>c * 4, n < N ? load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4) : 0);
+      }
+      p += 32;
+      for (let k = g * G; k < (g + 1) * G; k += 2) {
+        for (let c = 0; c < Q4W_NR; c++) {
+          const n = n0 + c;
+          store<i16>(p + <usize>c * 4, n < N ? fileNibble(wq, K, n, k) - 8 : 0);
+          store<i16>(p + <usize>c * 4 + 2, n < N ? fileNibble(wq, K, n, k + 1) - 8 : 0);
+        }
+        p += 32;
+      }
+    }
+  }
+}
+
+const facc = memory.data(128, 16); // f32 running sums of a 4 × 8 tile (8 v128), kept in L1 between groups
+
+// @ts-ignore: decorator
+@inline function addScaled(slot: usize, acc: v128, sw: v128): void {
+  v128.store(slot, f32x4.add(v128.load(slot), f32x4.mul(f32x4.convert_i32x4_s(acc), sw)));
+}
+
+// @ts-ignore: decorator
+@inline function storeCols8(out: usize, y0: v128, y1: v128, nValid: i32): void {
+  if (nValid >= 8) {
+    v128.store(out, y0);
+    v128.store(out, y1, 16);
+  } else {
+    storeCols4(out, y0, nValid);
+    if (nValid > 4) storeCols4(out + 16, y1, nValid - 4);
+  }
+}
+
+/**
+ * gemmQ4I16: out (M, N) f32 = same formula as gemmQ4, from a i16 (M, K), sa f32 (M) and weights packed by
+ * packQ4I16. Register tile 4 rows × 8 columns: 8 i32x4 sums per group; the 8 f32 running sums live in `facc`.
+ */
+export function gemmQ4I16(a: usize, sa: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const lda = <usize>K * 2;
+  const ng = K / G;
+  const groupBytes: usize = <usize>G * 16 + 32;
+  const panelBytes: usize = <usize>ng * groupBytes + 32;
+  const panels = (N + Q4W_NR - 1) / Q4W_NR;
+  const ldo = <usize>N * 4;
+  const M4 = M & ~3;
+  const steps = G >> 1;
+  const zero = f32x4.splat(0);
+  for (let pi = 0; pi < panels; pi++) {
+    const pp = packed + <usize>pi * panelBytes;
+    const n0 = pi * Q4W_NR;
+    const nValid = N - n0;
+    let m = 0;
+    for (; m < M4; m += 4) {
+      for (let i = 0; i < 8; i++) v128.store(facc + <usize>i * 16, zero);
+      let a0 = a + <usize>m * lda;
+      let a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+      let gp = pp + 32;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 32;
+        let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+        let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+        for (let s = 0; s < steps; s++) {
+          const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+          const x0 = v128.load32_splat(a0);
+          c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
+          const x1 = v128.load32_splat(a1);
+          c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
+          const x2 = v128.load32_splat(a2);
+          c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
+          const x3 = v128.load32_splat(a3);
+          c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
+          wp += 32; a0 += 4; a1 += 4; a2 += 4; a3 += 4;
+        }
+        const sw0 = v128.load(gp), sw1 = v128.load(gp, 16);
+        addScaled(facc, c00, sw0); addScaled(facc + 16, c01, sw1);
+        addScaled(facc + 32, c10, sw0); addScaled(facc + 48, c11, sw1);
+        addScaled(facc + 64, c20, sw0); addScaled(facc + 80, c21, sw1);
+        addScaled(facc + 96, c30, sw0); addScaled(facc + 112, c31, sw1);
+        gp = wp;
+      }
+      const b0 = v128.load(pp), b1 = v128.load(pp, 16);
+      for (let r = 0; r < 4; r++) {
+        const s = f32x4.splat(load<f32>(sa + <usize>(m + r) * 4));
+        const f = facc + <usize>r * 32;
+        storeCols8(out + <usize>(m + r) * ldo + <usize>n0 * 4,
+          f32x4.add(f32x4.mul(v128.load(f), s), b0), f32x4.add(f32x4.mul(v128.load(f, 16), s), b1), nValid);
+      }
+    }
+    for (; m < M; m++) {
+      let f0 = f32x4.splat(0), f1 = f32x4.splat(0);
+      let a0 = a + <usize>m * lda;
+      let gp = pp + 32;
+      for (let g = 0; g < ng; g++) {
+        let wp = gp + 32;
+        let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
+        for (let s = 0; s < steps; s++) {
+          const x0 = v128.load32_splat(a0);
+          c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, v128.load(wp)));
+          c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, v128.load(wp, 16)));
+          wp += 32; a0 += 4;
+        }
+        f0 = f32x4.add(f0, f32x4.mul(f32x4.convert_i32x4_s(c00), v128.load(gp)));
+        f1 = f32x4.add(f1, f32x4.mul(f32x4.convert_i32x4_s(c01), v128.load(gp, 16)));
+        gp = wp;
+      }
+      const s = f32x4.splat(load<f32>(sa + <usize>m * 4));
+      storeCols8(out + <usize>m * ldo + <usize>n0 * 4,
+        f32x4.add(f32x4.mul(f0, s), v128.load(pp)), f32x4.add(f32x4.mul(f1, s), v128.load(pp, 16)), nValid);
+    }
+  }
+}
+
+/** Scalar twin of gemmQ4I16 on i16 activations a (M, K): same formula and order as gemmQ4_ref. */
+export function gemmQ4I16_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+  const ng = K / G;
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let f: f32 = 0;
+      for (let g = 0; g < ng; g++) {
+        let acc = 0;
+        for (let k = g * G; k < (g + 1) * G; k++) {
+          acc += <i32>load<i16>(a + (<usize>m * <usize>K + <usize>k) * 2) * (fileNibble(wq, K, n, k) - 8);
         }
         f = f + <f32>acc * load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4);
       }

@@ -24,7 +24,7 @@ function median(f: () => void): number {
 }
 
 const rows: Array<Record<string, unknown>> = [];
-const forward: Record<string, number> = { w8a8: 0, w4a8: 0, w4a16: 0 };
+const forward: Record<string, number> = { w8a8: 0, w4a8: 0, w4a8_i16: 0, w4a16: 0 };
 for (const [K, N, name] of VIT_SHAPES) {
   k.reset();
   const x = k.put(randomActs(M, K, 1));
@@ -36,6 +36,8 @@ for (const [K, N, name] of VIT_SHAPES) {
   const p4 = k.alloc(ex.q4PackedBytes(N, K, G));
   const q4q = k.put(q4.q), q4s = k.put(q4.scale);
   ex.packQ4(q4q, q4s, b, N, K, G, ex.q4IntLayout(), p4);
+  const pi16 = k.alloc(ex.q4i16PackedBytes(N, K, G));
+  ex.packQ4I16(q4q, q4s, b, N, K, G, pi16);
   const pf = k.alloc(ex.q4PackedBytes(N, K, G));
   ex.packQ4(q4q, q4s, b, N, K, G, ex.Q4_LAYOUT_F.value as number, pf);
   const a16 = k.alloc(ex.q8ActBytes(M, K)), sa = k.alloc(4 * M);
@@ -46,11 +48,15 @@ for (const [K, N, name] of VIT_SHAPES) {
   const tq4 = median(() => ex.quantizeActRows(x, M, K, 127, 0, a4, ex.q4ActElemBytes(), K, sa, sums, G));
   const t8 = median(() => ex.gemmQ8(a16, sa, p8, out, M, N, K));
   const t4 = median(() => ex.gemmQ4(a4, sa, sums, p4, out, M, N, K, G));
+  const tq16 = median(() => ex.quantizeActRows(x, M, K, 127, 0, a16, 2, K, sa, 0, 0));
+  const ti16 = median(() => ex.gemmQ4I16(a16, sa, pi16, out, M, N, K, G));
   const t16 = median(() => ex.gemmW4A16(x, pf, out, M, N, K, G));
   forward.w8a8 += 12 * (t8 + tq8);
   forward.w4a8 += 12 * (t4 + tq4);
+  forward.w4a8_i16 += 12 * (ti16 + tq16);
   forward.w4a16 += 12 * t16;
   rows.push({ layer: name, M, K, N, w8a8_gops: +(ops / t8 / 1e6).toFixed(1), w4a8_gops: +(ops / t4 / 1e6).toFixed(1),
+    w4a8_i16_gops: +(ops / ti16 / 1e6).toFixed(1),
     w4a16_gflops: +(ops / t16 / 1e6).toFixed(1), quant_ms: +tq8.toFixed(3) });
 }
 for (const r of rows) console.log(JSON.stringify({ wasm: target, ...r }));

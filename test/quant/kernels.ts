@@ -23,6 +23,10 @@ export interface QuantExports {
   packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
   gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   gemmQ4_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
+  q4i16PackedBytes(N: number, K: number, G: number): number;
+  packQ4I16(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
+  gemmQ4I16(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemmQ4I16_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
   gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   gemmW4A16_ref(x: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
   Q4_LAYOUT_F: WebAssembly.Global;
@@ -131,10 +135,10 @@ export function caseQ8(k: Kernels, M: number, N: number, K: number, seed: number
 }
 
 /** w4a8 / w4a4 at (M, N, K, G): this build's activation layout + gemmQ4 against the i8 refs. */
-export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, seed: number, qmax = 127, w?: Q4Weight): Float32Array {
+export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, seed: number, qmax = 127, w?: Q4Weight, acts?: Float32Array): Float32Array {
   k.reset();
   const ex = k.ex;
-  const x = randomActs(M, K, seed);
+  const x = acts ?? randomActs(M, K, seed);
   const wq = w ?? quantizeQ4(randomWeights(N, K, seed + 1), N, K, G);
   const bias = randomBias(N, seed + 2);
   const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
@@ -153,6 +157,42 @@ export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, s
   const out = k.f32(po, M * N);
   sameBits(out, k.f32(po_r, M * N), `gemmQ4 ${M}x${N}x${K} G${G} qmax ${qmax}`);
   return out;
+}
+
+/** w4a8 with i16-resident weights (gemmQ4I16, the `int4Memory: 'fast'` path) against gemmQ4I16_ref and gemmQ4_ref. */
+export function caseQ4I16(k: Kernels, M: number, N: number, K: number, G: number, seed: number, w?: Q4Weight, acts?: Float32Array): Float32Array {
+  k.reset();
+  const ex = k.ex;
+  const x = acts ?? randomActs(M, K, seed);
+  const wq = w ?? quantizeQ4(randomWeights(N, K, seed + 1), N, K, G);
+  const bias = randomBias(N, seed + 2);
+  const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
+  const pa = k.alloc(M * K * 2), psa = k.alloc(4 * M);
+  const pa8 = k.alloc(M * K), psa8 = k.alloc(4 * M);
+  ex.quantizeActRows(px, M, K, 127, 0, pa, 2, K, psa, 0, 0);
+  ex.quantizeActRows_ref(px, M, K, 127, 0, pa8, 1, K, psa8, 0, 0);
+  const pp = k.alloc(ex.q4i16PackedBytes(N, K, G));
+  ex.packQ4I16(pw, ps, pb, N, K, G, pp);
+  const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N), po_8 = k.alloc(4 * M * N);
+  ex.gemmQ4I16(pa, psa, pp, po, M, N, K, G);
+  ex.gemmQ4I16_ref(pa, psa, pw, ps, pb, po_r, M, N, K, G);
+  ex.gemmQ4_ref(pa8, psa8, pw, ps, pb, po_8, M, N, K, G);
+  const out = k.f32(po, M * N);
+  sameBits(out, k.f32(po_r, M * N), `gemmQ4I16 ${M}x${N}x${K} G${G}`);
+  sameBits(out, k.f32(po_8, M * N), `gemmQ4I16 vs gemmQ4_ref ${M}x${N}x${K} G${G}`);
+  return out;
+}
+
+/**
+ * The int4 kernels' worst case for their narrow accumulators: every activation ±127 with one sign per row, every
+ * weight ±7 (u = 15 or 1), so the relaxed build's i16 block sums reach ±30480.
+ */
+export function extremeQ4(M: number, N: number, K: number, G: number): { w: Q4Weight; acts: Float32Array } {
+  const acts = new Float32Array(M * K);
+  for (let m = 0; m < M; m++) acts.fill(m % 2 ? -1 : 1, m * K, (m + 1) * K);
+  const wf = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) wf.fill(n % 3 === 2 ? -1 : 1, n * K, (n + 1) * K);
+  return { w: quantizeQ4(wf, N, K, G), acts };
 }
 
 /** w4a16 at (M, N, K, G). */
@@ -209,10 +249,24 @@ export function runBattery(k: Kernels): Record<string, string> {
       }
     }
   }
+  for (let i = 0; i < AWKWARD.length; i++) {
+    const M = AWKWARD[i], N = AWKWARD[(i + 5) % AWKWARD.length];
+    for (const [K, G] of [[32, 32], [96, 32], [128, 64], [256, 128]]) {
+      if ((i + K) % 2 === 0 || K === 32) d[`q4i16 ${M}x${N}x${K}/${G}`] = digest(caseQ4I16(k, M, N, K, G, seed++));
+    }
+  }
+  for (const [M, N, K, G] of [[5, 9, 64, 32], [4, 8, 256, 128], [7, 12, 192, 64]]) {
+    const e = extremeQ4(M, N, K, G);
+    d[`q4 extreme ${M}x${N}x${K}/${G}`] = digest(caseQ4(k, M, N, K, G, seed++, 127, e.w, e.acts));
+    d[`q4i16 extreme ${M}x${N}x${K}/${G}`] = digest(caseQ4I16(k, M, N, K, G, seed++, e.w, e.acts));
+  }
   for (const [K, N, name] of VIT_SHAPES) {
     d[`q8 vit ${name}`] = digest(caseQ8(k, 197, N, K, seed++));
     d[`q4 vit ${name}`] = digest(caseQ4(k, 197, N, K, 32, seed++));
+    d[`q4i16 vit ${name}`] = digest(caseQ4I16(k, 197, N, K, 32, seed++));
   }
+  d['q4i16 vit fc2 G128'] = digest(caseQ4I16(k, 197, 192, 768, 128, seed++));
+  d['q4 vit fc2 G128'] = digest(caseQ4(k, 197, 192, 768, 128, seed++));
   d['w4a16 vit fc2'] = digest(caseW4A16(k, 197, 192, 768, 32, seed++));
   for (const bits of [2, 3, 4, 8]) d[`fq ${bits}`] = digest(caseFakeQuant(k, 17, 33, bits, seed++));
   return d;
