@@ -95,7 +95,7 @@ export class WorkerPool {
         const info = unwrap(env);
         this.info ??= info;
       } finally {
-        handle.unref();
+        if (slot.inflight === 0) handle.unref(); // calls that waited for this start keep it referenced
       }
     })();
     slot.ready.catch((e) => {
@@ -132,6 +132,7 @@ export class WorkerPool {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([slot.ready, slot.death]);
+      slot.handle?.ref(); // a call that waited for a (re)start: its worker was not started yet when it came in
       if (this.disposed) throw new VitguardError('E_DISPOSED', `${method}() after dispose(): create a new classifier`);
       const remote = slot.remote!;
       const fn = remote[method] as unknown as (...a: unknown[]) => Promise<Envelope<T>>;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
+import { Miniflare, type RequestInit as MfRequestInit, type Response as MfResponse } from 'miniflare';
 import jpeg from 'jpeg-js';
 import { decode as decodePng } from 'fast-png';
 import { ARTIFACTS, manifest, nodeAnswers, requireBuilt, ROOT, SAMPLES } from './common.js';
@@ -30,9 +30,9 @@ function workerdMemory(): { rssKb: number; peakKb: number; pid: number } | null 
   return null;
 }
 
-const post = (body: BodyInit | null, headers: Record<string, string> = {}) => mf.dispatchFetch(`${URL_BASE}/classify`, { method: 'POST', body, headers });
+const post = (body: MfRequestInit['body'], headers: Record<string, string> = {}) => mf.dispatchFetch(`${URL_BASE}/classify`, { method: 'POST', body, headers });
 
-async function expectJsonError(res: Response, status: number, code: string) {
+async function expectJsonError(res: MfResponse, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   const body = (await res.json()) as { error: { code: string; message: string } };
@@ -79,7 +79,7 @@ describe('Cloudflare Worker in workerd', () => {
     const want = await nodeAnswers(join(ROOT, 'dist', 'cloudflare', 'model.safetensors'), files, 'simd');
     let wasm = '';
     for (const f of files) {
-      const res = await post(readFileSync(join(SAMPLES, f)), { 'content-type': 'image/png' });
+      const res = await post(new Uint8Array(readFileSync(join(SAMPLES, f))), { 'content-type': 'image/png' });
       expect(res.status, f).toBe(200);
       const r = (await res.json()) as { top: { label: string; prob: number }[]; ood: { score: number; isOOD: boolean | null; method: string }; model: { scheme: string; wasm: string; memoryBytes: number } };
       const w = want.get(f)!;
@@ -112,7 +112,7 @@ describe('Cloudflare Worker in workerd', () => {
     await expectJsonError(await post('this is not an image'), 415, 'E_IMAGE');
     await expectJsonError(await post(new Uint8Array(0)), 400, 'E_EMPTY');
     await expectJsonError(await post(null), 400, 'E_EMPTY');
-    const png = readFileSync(join(SAMPLES, manifest().samples[0].file));
+    const png = new Uint8Array(readFileSync(join(SAMPLES, manifest().samples[0].file)));
     await expectJsonError(await post(png.subarray(0, 60)), 415, 'E_IMAGE'); // a truncated PNG
     const corrupt = Uint8Array.from(png);
     corrupt.fill(0x5a, 40, corrupt.length - 12); // valid signature, garbage chunks
@@ -125,7 +125,7 @@ describe('Cloudflare Worker in workerd', () => {
     const stream = new ReadableStream<Uint8Array>({
       pull(c) { if (sent >= 50) c.close(); else { sent++; c.enqueue(chunk); } },
     });
-    await expectJsonError(await mf.dispatchFetch(`${URL_BASE}/classify`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit), 413, 'E_TOO_LARGE');
+    await expectJsonError(await mf.dispatchFetch(`${URL_BASE}/classify`, { method: 'POST', body: stream, duplex: 'half' } as unknown as MfRequestInit), 413, 'E_TOO_LARGE');
     await expectJsonError(await mf.dispatchFetch(`${URL_BASE}/classify`), 405, 'E_METHOD');
     await expectJsonError(await mf.dispatchFetch(`${URL_BASE}/nowhere`), 404, 'E_NOT_FOUND');
     // still alive and right
