@@ -1,0 +1,185 @@
+// The in-thread classifier: Engine + preprocessing + OOD verdict. The public API (sdk/index.ts) serves it either
+// directly or from a worker; the CLI and the demos all go through it, so every front end gives the same answers.
+
+import { VitguardError } from './errors.js';
+import { readModel, type ModelFile } from './format/model.js';
+import { Engine, type WasmChoice, type WasmSource } from './engine/index.js';
+import { preprocess, type RawImage } from './image/preprocess.js';
+import { decodeImage } from './image/decode.js';
+import { loadDetector, mspVerdict, type OodVerdict, type Detector } from './ood/detector.js';
+import './quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, w4a16, w4a4) with the engine
+
+export interface TopEntry { index: number; label: string; prob: number }
+
+export interface ClassifyResult {
+  top: TopEntry[];
+  ood: OodVerdict;
+  timings: { preprocessMs: number; inferMs: number };
+  logits?: Float32Array;
+  /** Class-token attention over the patch grid [grid, grid], last layer averaged over heads (when asked). */
+  attention?: { grid: number; map: Float32Array; rollout: Float32Array };
+}
+
+export interface ClassifyOptions { topK?: number; attention?: boolean; logits?: boolean }
+
+/** What an image may be: decoded pixels, encoded PNG/JPEG bytes, or a normalised CHW tensor at the model's size. */
+export type ImageInput = RawImage | Uint8Array | ArrayBuffer | { chw: Float32Array };
+
+export interface ClassifierInfo {
+  arch: string;
+  scheme: string;
+  wasm: string;
+  labels: string[];
+  imgSize: number;
+  inChans: number;
+  memoryBytes: number;
+  ood: { method: string; fitted: boolean };
+}
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let m = -Infinity;
+  for (let i = 0; i < logits.length; i++) m = Math.max(m, logits[i]);
+  const p = new Float64Array(logits.length);
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) s += p[i] = Math.exp(logits[i] - m);
+  for (let i = 0; i < p.length; i++) p[i] /= s;
+  return p;
+}
+
+export function topK(logits: ArrayLike<number>, k: number, labels: string[]): TopEntry[] {
+  const p = softmax(logits);
+  const idx = Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b);
+  return idx.slice(0, Math.max(1, Math.min(k, p.length))).map((i) => ({ index: i, label: labels[i], prob: p[i] }));
+}
+
+export class Classifier {
+  private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null) {}
+
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number } = {}): Promise<Classifier> {
+    const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
+    const engine = await Engine.create(file, opts);
+    return new Classifier(engine, file, loadDetector(file.meta));
+  }
+
+  info(): ClassifierInfo {
+    const m = this.model.meta;
+    return {
+      arch: m.arch,
+      scheme: m.scheme.name,
+      wasm: this.engine.wasm,
+      labels: m.labels,
+      imgSize: m.config.imgSize,
+      inChans: m.config.inChans,
+      memoryBytes: this.engine.memoryBytes(),
+      ood: { method: this.detector?.method ?? 'msp', fitted: this.detector !== null },
+    };
+  }
+
+  /** Image → normalised CHW at the model's input size. */
+  toTensor(image: ImageInput): Float32Array {
+    const { config, preprocessing } = this.model.meta;
+    if (image instanceof Uint8Array || image instanceof ArrayBuffer) {
+      // decodeImage always returns RGBA (its `channels` says what the file held): tell preprocess 4 channels
+      const d = decodeImage(image instanceof Uint8Array ? image : new Uint8Array(image));
+      image = { data: d.data, width: d.width, height: d.height, channels: 4 };
+    }
+    if ('chw' in image) {
+      const want = config.inChans * config.imgSize * config.imgSize;
+      if (!(image.chw instanceof Float32Array) || image.chw.length !== want) {
+        throw new VitguardError('E_INPUT', `a CHW input must be a Float32Array of ${config.inChans}×${config.imgSize}×${config.imgSize} = ${want} values, got ${image.chw?.length}`);
+      }
+      return image.chw;
+    }
+    return preprocess(image, preprocessing, config.imgSize, config.inChans);
+  }
+
+  classify(image: ImageInput, opts: ClassifyOptions = {}): ClassifyResult {
+    const t0 = now();
+    const chw = this.toTensor(image);
+    const t1 = now();
+    const out = this.engine.forward(chw, { attention: opts.attention });
+    const t2 = now();
+    return this.result(out, opts, { preprocessMs: t1 - t0, inferMs: t2 - t1 });
+  }
+
+  classifyBatch(images: ImageInput[], opts: ClassifyOptions = {}): ClassifyResult[] {
+    const t0 = now();
+    const { config } = this.model.meta;
+    const per = config.inChans * config.imgSize * config.imgSize;
+    const chw = new Float32Array(per * images.length);
+    images.forEach((im, i) => chw.set(this.toTensor(im), i * per));
+    const t1 = now();
+    const outs = this.engine.forwardBatch(chw, images.length, { attention: opts.attention });
+    const t2 = now();
+    const timings = { preprocessMs: (t1 - t0) / images.length, inferMs: (t2 - t1) / images.length };
+    return outs.map((o) => this.result(o, opts, timings));
+  }
+
+  /** The pre-logit feature (class token after the final norm). */
+  embed(image: ImageInput): Float32Array {
+    return this.engine.forward(this.toTensor(image)).feature;
+  }
+
+  attention(image: ImageInput): NonNullable<ClassifyResult['attention']> {
+    return this.classify(image, { attention: true }).attention!;
+  }
+
+  dispose(): void {
+    this.engine.dispose();
+  }
+
+  private result(out: ReturnType<Engine['forward']>, opts: ClassifyOptions, timings: ClassifyResult['timings']): ClassifyResult {
+    const { labels } = this.model.meta;
+    const r: ClassifyResult = {
+      top: topK(out.logits, opts.topK ?? 5, labels),
+      ood: this.detector ? this.detector.judge(out.logits, out.feature) : mspVerdict(out.logits),
+      timings,
+    };
+    if (opts.logits) r.logits = out.logits;
+    if (opts.attention && out.attention) r.attention = classTokenAttention(out.attention, this.model.meta.config);
+    return r;
+  }
+}
+
+/**
+ * Class-token attention over the patch grid: the last layer's row for the class token averaged over heads, and the
+ * attention rollout (Abnar & Zuidema 2020: product over layers of ½(A + I), heads averaged, rows renormalised).
+ */
+export function classTokenAttention(attn: Float32Array[], c: ModelFile['meta']['config']): NonNullable<ClassifyResult['attention']> {
+  const grid = c.imgSize / c.patch;
+  const P = grid * grid;
+  const T = P + 1 + (c.distilled ? 1 : 0);
+  const first = T - P; // patch tokens start after class (and distillation) tokens
+  const mean = (a: Float32Array) => {
+    const m = new Float64Array(T * T);
+    for (let h = 0; h < c.heads; h++) for (let i = 0; i < T * T; i++) m[i] += a[h * T * T + i] / c.heads;
+    return m;
+  };
+  const last = mean(attn[attn.length - 1]);
+  const map = new Float32Array(P);
+  for (let j = 0; j < P; j++) map[j] = last[first + j];
+  // rollout
+  let roll = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) roll[i * T + i] = 1;
+  for (const a of attn) {
+    const m = mean(a);
+    for (let i = 0; i < T; i++) m[i * T + i] += 1;
+    for (let i = 0; i < T; i++) {
+      let s = 0;
+      for (let j = 0; j < T; j++) s += m[i * T + j];
+      for (let j = 0; j < T; j++) m[i * T + j] /= s;
+    }
+    const next = new Float64Array(T * T);
+    for (let i = 0; i < T; i++) for (let k = 0; k < T; k++) {
+      const v = m[i * T + k];
+      if (v === 0) continue;
+      for (let j = 0; j < T; j++) next[i * T + j] += v * roll[k * T + j];
+    }
+    roll = next;
+  }
+  const rollout = new Float32Array(P);
+  for (let j = 0; j < P; j++) rollout[j] = roll[first + j];
+  return { grid, map, rollout };
+}

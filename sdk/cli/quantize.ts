@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { VitguardError } from '../errors.js';
+import { encodeMeta, readModel } from '../format/model.js';
+import { writeSafetensors } from '../format/safetensors.js';
+import { quantizeModel, SCHEMES } from '../quant/index.js';
+import { calibrateActivationScales } from '../quant/calibrate.js';
+import { intOption, parse } from './args.js';
+import { writeFileAtomic } from './io.js';
+
+const USAGE = `usage: vitguard quantize IN -o OUT --scheme ${SCHEMES.join('|')} [--group 32|64|128] [--clip minmax|mse]
+                         [--calib SPEC] [--patch-embed] [--head] [--data-root DIR]
+Quantizes the linear layers of an fp32 vitguard model (qkv, proj, fc1, fc2; --patch-embed and --head add those).
+--clip mse picks per-channel/per-group clipping by least squared error over a few percentiles (RepQ-ViT).
+--calib takes a dataset spec (a few dozen in-distribution images, e.g. fashion-mnist:train:64) and stores a static
+per-tensor activation scale per layer instead of the default per-token scale computed at run time.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv, {
+    out: { type: 'string', short: 'o' }, scheme: { type: 'string' }, group: { type: 'string' }, clip: { type: 'string' },
+    calib: { type: 'string' }, 'patch-embed': { type: 'boolean' }, head: { type: 'boolean' }, 'data-root': { type: 'string' },
+  }, USAGE);
+  if (v.help) { console.log(USAGE); return 0; }
+  if (positionals.length !== 1 || !v.out || !v.scheme) throw new VitguardError('E_USAGE', USAGE);
+  const model = readModel(new Uint8Array(readFileSync(positionals[0])));
+  const clip = (v.clip as string | undefined) ?? 'minmax';
+  if (clip !== 'minmax' && clip !== 'mse') throw new VitguardError('E_SCHEME', `--clip must be minmax or mse, got ${clip}`);
+  const opts = {
+    scheme: v.scheme as string,
+    group: intOption(v.group as string | undefined, '--group'),
+    clip: clip as 'minmax' | 'mse',
+    patchEmbed: Boolean(v['patch-embed']),
+    head: Boolean(v.head),
+  };
+  // Check the scheme and options before spending time on calibration.
+  quantizeModel(model, opts);
+  const calib = v.calib ? { scales: await calibrateActivationScales(model, v.calib as string, { ...opts, dataRoot: v['data-root'] as string | undefined }) } : undefined;
+  const q = quantizeModel(model, { ...opts, calib });
+  const bytes = writeSafetensors(q.tensors, encodeMeta(q.meta));
+  writeFileAtomic(v.out as string, bytes);
+  const before = readFileSync(positionals[0]).byteLength;
+  console.log(`${q.meta.arch} → ${q.meta.scheme.name}${calib ? ' (static activation scales)' : ''}: ${bytes.byteLength} bytes (${(bytes.byteLength / before).toFixed(3)}× the input) → ${v.out}`);
+  return 0;
+}
