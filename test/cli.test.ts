@@ -1,0 +1,74 @@
+// The CLI's jobs end to end, called in-process through main() (same code as bin/vitguard.js).
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../sdk/cli/main.js';
+import { readModel } from '../sdk/format/model.js';
+import { VitguardError } from '../sdk/errors.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const FMNIST = resolve(root, 'test/fixtures/data/fashion-mnist');
+let out: string[] = [];
+beforeEach(() => {
+  out = [];
+  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')); });
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('vitguard CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vitguard-cli-'));
+
+  it('random-model → convert → classify --json', async () => {
+    const ckpt = join(dir, 'tiny.timm.safetensors');
+    const model = join(dir, 'tiny.safetensors');
+    expect(await main(['random-model', '--arch', 'deit_tiny_distilled_patch16_224', '--seed', '3', '-o', ckpt])).toBe(0);
+    expect(await main(['convert', ckpt, '-o', model])).toBe(0);
+    const meta = readModel(readFileSync(model)).meta;
+    expect(meta.config.distilled).toBe(true);
+    expect(meta.preprocessing.cropPct).toBe(0.9);
+    out = [];
+    expect(await main(['classify', model, join(root, 'demos/samples/cifar10-horse-7000.png'), '--top', '3', '--json', '--wasm', 'simd'])).toBe(0);
+    const r = JSON.parse(out[0]);
+    expect(r.wasm).toBe('simd');
+    expect(r.results).toHaveLength(1);
+    expect(r.results[0].top).toHaveLength(3);
+    expect(r.results[0].logits).toHaveLength(1000);
+    const p = r.results[0].top.map((t: { prob: number }) => t.prob);
+    expect(p[0]).toBeGreaterThanOrEqual(p[1]);
+  }, 120_000);
+
+  it('classifies the samples with a shipped model and prints a readable verdict', async () => {
+    expect(await main(['classify', resolve(root, 'models/fmnist-vit.safetensors'), join(root, 'demos/samples/fmnist-Trouser-2.png')])).toBe(0);
+    expect(out[1]).toMatch(/%\s+Trouser/);
+    expect(out.join('\n')).toMatch(/OOD|in-distribution/);
+  });
+
+  it('accuracy --json on the Fashion-MNIST fixture', async () => {
+    process.env.VITGUARD_FMNIST = FMNIST;
+    try {
+      expect(await main(['accuracy', resolve(root, 'models/fmnist-deit.safetensors'), '--data', 'fashion-mnist:test:100', '--json'])).toBe(0);
+    } finally {
+      delete process.env.VITGUARD_FMNIST;
+    }
+    const r = JSON.parse(out[0]);
+    expect(r).toMatchObject({ data: 'fashion-mnist:test:100', n: 100, scheme: 'fp32' });
+    expect(r.top1).toBeGreaterThan(0.85);
+  });
+
+  it('quantize writes a smaller model, and a bad scheme leaves no file behind', async () => {
+    const q = join(dir, 'w8.safetensors');
+    expect(await main(['quantize', resolve(root, 'models/fmnist-vit.safetensors'), '-o', q, '--scheme', 'w8a8'])).toBe(0);
+    expect(readModel(readFileSync(q)).meta.scheme.name).toBe('w8a8');
+    const bad = join(dir, 'bad.safetensors');
+    await expect(main(['quantize', resolve(root, 'models/fmnist-vit.safetensors'), '-o', bad, '--scheme', 'w5a5'])).rejects.toThrow(VitguardError);
+    await expect(main(['quantize', resolve(root, 'models/fmnist-vit.safetensors'), '-o', bad, '--scheme', 'w4a8', '--group', '40'])).rejects.toThrow(/group/);
+    expect(existsSync(bad)).toBe(false);
+  });
+
+  it('rejects unknown commands and options with usage', async () => {
+    await expect(main(['frobnicate'])).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(main(['classify', '--nope'])).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});
