@@ -85,8 +85,9 @@ export function createService(exit: (code: number) => void) {
      * Fault injection for recovery tests. 'trap' runs real wasm that executes `unreachable` and answers as any trap
      * does; 'exit' ends the worker abruptly; 'hang' blocks this thread for `ms` milliseconds.
      */
-    fault(kind: Fault, ms = 60_000): Envelope<null> {
-      if (kind === 'exit') { exit(3); return { ok: true, value: null }; }
+    async fault(kind: Fault, ms = 60_000): Promise<Envelope<null>> {
+      // 'exit' never answers: the caller must learn of the death from the worker's exit / error event
+      if (kind === 'exit') { exit(3); return new Promise<never>(() => {}); }
       if (kind === 'hang') { const end = Date.now() + ms; while (Date.now() < end) { /* busy: the thread is stuck */ } return { ok: true, value: null }; }
       return serve(() => { ready(); runUnreachable(); return null; });
     },

@@ -136,4 +136,36 @@ describe('browser demo in headless Chromium', () => {
     expect(requests.some((u) => u.endsWith('/worker.js'))).toBe(true);
     expect(pageErrors).toEqual([]);
   });
+
+  test('the browser bundle API: Web Worker pool equals in-thread, a crashed worker is replaced, dispose is final', async () => {
+    const page = await openDemo();
+    const samples = m.samples.slice(0, 6).map((x) => x.url);
+    // plain JS run in the page (a string, so vitest's transform leaves its dynamic import alone)
+    const script = `(async ({ modelUrl, samples }) => {
+      const api = await import(new URL('../../dist/browser/index.js', location.href).href);
+      const model = await (await fetch(new URL(modelUrl, new URL('../../dist/demo/', location.href)))).arrayBuffer();
+      const images = await Promise.all(samples.map(async (u) => new Uint8Array(await (await fetch(new URL(u, location.href))).arrayBuffer())));
+      const local = await api.createClassifier({ model: model.slice(0), worker: false });
+      const pool = await api.createClassifier({ model: model.slice(0), worker: true, workers: 2 });
+      const logits = (rs) => rs.map((r) => Array.from(r.logits));
+      // 3 rounds of every image at once on the pool: 18 concurrent calls
+      const want = logits(await Promise.all(images.map((b) => local.classify(b.slice(), { logits: true }))));
+      const got = await Promise.all([0, 1, 2].map(() => Promise.all(images.map((b) => pool.classify(b.slice(), { logits: true })))));
+      const same = got.every((round) => JSON.stringify(logits(round)) === JSON.stringify(want));
+      const distinct = new Set(want.map((l) => l[0])).size;
+      let crash = 'resolved';
+      try { await pool._fault('exit'); } catch (e) { crash = e.code; }
+      const after = JSON.stringify(Array.from((await pool.classify(images[0].slice(), { logits: true })).logits)) === JSON.stringify(want[0]);
+      const replacements = pool.pool.replacements;
+      const info = await pool.info();
+      await pool.dispose();
+      let disposed = 'resolved';
+      try { await pool.classify(images[0].slice()); } catch (e) { disposed = e.code; }
+      await local.dispose();
+      return { same, distinct, crash, after, replacements, mode: info.mode, workers: info.workers, disposed };
+})(${JSON.stringify({ modelUrl: m.schemes.fp32, samples })})`;
+    const out = await page.evaluate(script);
+    expect(out).toEqual({ same: true, distinct: samples.length, crash: 'E_WORKER', after: true, replacements: 1, mode: 'worker', workers: 2, disposed: 'E_DISPOSED' });
+    await page.close();
+  });
 });
