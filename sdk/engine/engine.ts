@@ -8,7 +8,7 @@
 import { VitguardError } from '../errors.js';
 import { numPatches, numTokens, readModel, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
 import { expectedTensors } from '../model/arch.js';
-import { FLOAT_DTYPES, finiteFloat32, linearKindFor, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
+import { FLOAT_DTYPES, finiteFloat32, linearKindFor, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
 import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
 
 export interface EngineOptions {
@@ -16,6 +16,12 @@ export interface EngineOptions {
   wasmSource?: WasmSource;
   /** Most images one pass runs (the GEMMs see maxBatch · tokens rows). Default 1. */
   maxBatch?: number;
+  /**
+   * How int4 weights (w4a8, w4a4) are held in wasm memory: 'compact' = the file's nibbles, unpacked in registers
+   * (0.5 byte/weight); 'fast' = expanded once at load to i16 panels (2 bytes/weight, the w8a8-speed kernel);
+   * 'auto' (default) = 'fast' on the simd build, 'compact' on the relaxed build (where it is as fast). docs/quantization.md.
+   */
+  int4Memory?: Int4Memory;
 }
 
 export interface ForwardOptions {
@@ -141,7 +147,7 @@ interface State {
   arena: Arena;
 }
 
-function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number): State {
+function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory): State {
   const inst = instantiate(module, build);
   const { heap } = inst;
   const c = file.meta.config;
@@ -149,7 +155,7 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
   const f32 = (name: string) => finiteFloat32(name, file.tensors.get(name)!);
   const put = (name: string) => heap.allocF32(f32(name));
   const specs = new Map(linearSpecs(c).map((s) => [s.name, s]));
-  const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T };
+  const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T, int4Memory };
   const linear = (name: string) => kinds.get(name)!.create(specs.get(name)!, ctx);
 
   // token rows before the first block: [cls (+pos0)] [dist (+pos1)] [pos of each patch]
@@ -221,11 +227,12 @@ export class Engine {
     private readonly module: WebAssembly.Module,
     build: WasmBuild,
     maxBatch: number,
+    private readonly int4Memory: Int4Memory,
   ) {
     this.meta = file.meta;
     this.wasm = build;
     this.maxBatch = maxBatch;
-    this.state = buildState(file, kinds, module, build, maxBatch);
+    this.state = buildState(file, kinds, module, build, maxBatch, int4Memory);
   }
 
   static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: EngineOptions = {}): Promise<Engine> {
@@ -234,10 +241,14 @@ export class Engine {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 1024) {
       throw new VitguardError('E_INPUT', `maxBatch must be an integer in 1..1024, got ${maxBatch}`);
     }
+    const int4Memory = opts.int4Memory ?? 'auto';
+    if (int4Memory !== 'auto' && int4Memory !== 'compact' && int4Memory !== 'fast') {
+      throw new VitguardError('E_INPUT', `int4Memory must be 'auto', 'compact' or 'fast', got ${JSON.stringify(int4Memory)}`);
+    }
     const kinds = validateModel(file);
     const build = pickBuild(opts.wasm ?? 'auto');
     const module = await loadWasmModule(build, opts.wasmSource);
-    return new Engine(file, kinds, module, build, maxBatch);
+    return new Engine(file, kinds, module, build, maxBatch, int4Memory);
   }
 
   /** Image side, channels and token count the engine expects. */
@@ -289,7 +300,7 @@ export class Engine {
   private guarded<T>(fn: () => T): T {
     if (!this.state) {
       try {
-        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch);
+        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch, this.int4Memory);
       } catch (e) {
         if (e instanceof VitguardError) throw e;
         throw new VitguardError('E_WASM', `rebuilding the wasm instance failed: ${(e as Error).message}`, { cause: e });

@@ -36,7 +36,12 @@ export interface LinearBuildContext {
   meta: ModelMeta;
   /** The most rows run() will ever be called with (maxBatch · tokens): size per-call scratch from it. */
   maxRows: number;
+  /** How int4-weight kinds hold their weights (EngineOptions.int4Memory); absent = 'auto'. */
+  int4Memory?: Int4Memory;
 }
+
+/** 'compact': int4 nibbles in memory, unpacked in registers; 'fast': expanded to i16 at load; 'auto': per build. */
+export type Int4Memory = 'auto' | 'compact' | 'fast';
 
 export interface Linear {
   readonly kind: string;

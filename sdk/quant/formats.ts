@@ -19,7 +19,9 @@
 //   A4     int4 activations (w4a4), per token, s = maxabs(row)/7, values in [-7, 7] held in int8 lanes.
 //
 // The scheme is JSON in the metadata key `scheme`:
-//   { name: 'fp32'|'w8a8'|'w4a8'|'w4a16'|'w4a4', weightBits, actBits, group, clip, act, layers: [...] }
+//   { name: 'fp32'|'w8a8'|'w4a8'|'w4a16'|'w4a4', weightBits, actBits, group, clip, act, layers: [...],
+//     int8Layers?: [...], edges?: 'fp32'|'int8'|'int4' }
+//   int4 schemes keep the patch embedding and head(s) in Q8_PC by default (int8Layers, "8-bit edges").
 // and, for the simulated sweeps, { name: 'sim', weightBits: 2..8, actBits: 2..8 | 32, group, clip, layers } on f32 weights.
 
 import { VitguardError } from '../errors.js';
@@ -41,9 +43,20 @@ export interface QuantScheme {
   group: number; // int4 group along K; 0 = per output channel
   clip: 'minmax' | 'mse';
   act: 'dynamic' | 'static';
-  /** Layer prefixes (timm names without `.weight`) that hold quantized weights. */
+  /** Layer prefixes (timm names without `.weight`) that hold quantized weights at weightBits. */
   layers: string[];
+  /**
+   * Int4 schemes: the edge layers (patch embedding, head, head_dist) held in Q8_PC instead ("8-bit edges", the
+   * default); they run w8a8 with dynamic per-token activations. Absent = none.
+   */
+  int8Layers?: string[];
+  /** How the quantizer treated the patch embedding and head(s): 'fp32', 'int8' or 'int4' (informational). */
+  edges?: EdgeFormat;
 }
+
+/** Format of the patch embedding and classifier head(s) in a quantized model. */
+export type EdgeFormat = 'fp32' | 'int8' | 'int4';
+export const EDGE_FORMATS: readonly EdgeFormat[] = ['fp32', 'int8', 'int4'];
 
 const F16_MIN_NORMAL = 6.103515625e-5;
 const F16_MAX = 65504;

@@ -2,8 +2,12 @@
 // the schemes w8a8, w4a8, w4a16, w4a4 and the simulated `sim`. Layers the scheme does not list stay f32.
 //
 //   w8a8   x f32 (rows, K) → quantizeActRows (i16, per row or static scale) → gemmQ8 (i16-resident int8 panels)
-//   w4a8   x → quantizeActRows (i8 on relaxed / i16 on simd, + group sums) → gemmQ4 (int4 panels, per-group sums)
+//   w4a8   int4Memory 'compact': x → quantizeActRows (i8 on relaxed / i16 on simd, + group sums) → gemmQ4 (int4
+//          nibble panels, unpacked in registers); 'fast': int4 expanded once to i16 panels → quantizeActRows (i16)
+//          → gemmQ4I16. 'auto' (default): fast on the simd build, compact on the relaxed build.
 //   w4a4   as w4a8 with activations in [-7, 7]
+//   int8 edges  the patch embedding / head(s) of an int4 scheme listed in `int8Layers` (Q8_PC): w8a8 with dynamic
+//          per-token activations, whatever the scheme's activation setting
 //   w4a16  x f32 → gemmW4A16 (int4 panels, dequantized in registers)
 //   sim    f32 weights already fake-quantized by simulateModel; x is copied, fakeQuantActRows'd, then gemm_f32
 // One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
@@ -11,7 +15,7 @@
 import { VitguardError } from '../errors.js';
 import type { SchemeInfo, ViTConfig } from '../format/model.js';
 import type { Tensor } from '../format/safetensors.js';
-import { F32_LINEAR, finiteFloat32, registerScheme, FLOAT_DTYPES, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
+import { F32_LINEAR, finiteFloat32, registerScheme, FLOAT_DTYPES, type Int4Memory, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
 import type { WasmInstance } from '../engine/wasm.js';
 import { readQ4, readQ8, type QuantScheme } from './formats.js';
 
@@ -31,6 +35,9 @@ export interface QuantKernels {
   packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
   gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  q4i16PackedBytes(N: number, K: number, G: number): number;
+  packQ4I16(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
+  gemmQ4I16(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   Q4_LAYOUT_F: WebAssembly.Global;
   copy_f32(dst: number, src: number, n: number): void;
   gemm_f32(out: number, inp: number, packed: number, M: number, N: number, K: number, lda: number, ldc: number): void;
@@ -155,6 +162,8 @@ class Q4Linear implements Linear {
   private readonly G: number;
   private readonly actQmax: number; // 127 (a8), 7 (a4), 0 = f32 activations (w4a16)
   private readonly actScale: number;
+  /** 'fast': i16-resident panels read by gemmQ4I16; 'compact': nibble panels read by gemmQ4 / gemmW4A16. */
+  readonly memory: 'compact' | 'fast';
 
   constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme) {
     const { heap } = ctx.wasm;
@@ -168,14 +177,19 @@ class Q4Linear implements Linear {
     if (w.G !== scheme.group) throw new VitguardError('E_SCHEME', `${spec.name}: scale tensor implies group ${w.G}, the scheme says ${scheme.group}`);
     this.G = w.G;
     const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
-    this.bytes = k.q4PackedBytes(N, K, this.G);
+    this.memory = this.actQmax ? resolveInt4Memory(ctx.int4Memory, ctx.wasm.build) : 'compact';
+    this.bytes = this.memory === 'fast' ? k.q4i16PackedBytes(N, K, this.G) : k.q4PackedBytes(N, K, this.G);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
     const pq = heap.alloc(w.q.byteLength);
     heap.u8(pq, w.q.byteLength).set(w.q);
     const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
-    const layout = this.actQmax ? k.q4IntLayout() : (k.Q4_LAYOUT_F.value as number);
-    k.packQ4(pq, ps, pb, N, K, this.G, layout, this.packed);
+    if (this.memory === 'fast') {
+      k.packQ4I16(pq, ps, pb, N, K, this.G, this.packed);
+    } else {
+      const layout = this.actQmax ? k.q4IntLayout() : (k.Q4_LAYOUT_F.value as number);
+      k.packQ4(pq, ps, pb, N, K, this.G, layout, this.packed);
+    }
     heap.release(mark);
   }
 
@@ -186,9 +200,22 @@ class Q4Linear implements Linear {
       return;
     }
     const { q, scales, sums } = this.s;
+    if (this.memory === 'fast') {
+      this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, 2, K, scales, 0, 0);
+      this.k.gemmQ4I16(q, scales, this.packed, outPtr, rows, N, K, this.G);
+      return;
+    }
     this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, this.k.q4ActElemBytes(), K, scales, sums, this.G);
     this.k.gemmQ4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
   }
+}
+
+/** 'auto' → 'fast' (i16-resident) on the simd build, 'compact' on the relaxed build, where the nibble kernel is as fast. */
+export function resolveInt4Memory(choice: Int4Memory | undefined, build: string): 'compact' | 'fast' {
+  const c = choice ?? 'auto';
+  if (c === 'compact' || c === 'fast') return c;
+  if (c !== 'auto') throw new VitguardError('E_INPUT', `int4Memory must be 'auto', 'compact' or 'fast', got ${JSON.stringify(c)}`);
+  return build === 'relaxed' ? 'compact' : 'fast';
 }
 
 // --- simulated: fake-quantized f32 weights, activations fake-quantized per token ---------------------------------
@@ -217,6 +244,11 @@ class SimLinear implements Linear {
 
 // --- kinds and schemes -------------------------------------------------------------------------------------------
 
+/** The int8 edge layers of an int4 scheme: Q8_PC weights, dynamic per-token int8 activations (no act_scale). */
+function int8EdgeScheme(s: QuantScheme): QuantScheme {
+  return { ...s, name: 'w8a8', weightBits: 8, actBits: 8, group: 0, act: 'dynamic' };
+}
+
 function quantKind(name: string, scheme: QuantScheme): LinearKind {
   return {
     kind: name,
@@ -234,6 +266,9 @@ function checkScheme(info: SchemeInfo): QuantScheme {
   if (bits && (s.weightBits !== bits[0] || s.actBits !== bits[1])) {
     throw new VitguardError('E_METADATA', `scheme ${s.name} says weightBits ${s.weightBits}, actBits ${s.actBits}; expected ${bits[0]}, ${bits[1]}`);
   }
+  if (s.int8Layers !== undefined && !(Array.isArray(s.int8Layers) && s.int8Layers.every((l) => typeof l === 'string'))) {
+    throw new VitguardError('E_METADATA', `scheme ${s.name}: int8Layers must be a list of layer names, got ${JSON.stringify(s.int8Layers)}`);
+  }
   if (s.act !== 'dynamic' && s.act !== 'static') throw new VitguardError('E_METADATA', `scheme act must be 'dynamic' or 'static', got ${JSON.stringify(s.act)}`);
   return s;
 }
@@ -243,6 +278,7 @@ export function registerQuantSchemes(): void {
   for (const name of Object.keys(BITS)) {
     registerScheme(name, (spec, info) => {
       const s = checkScheme(info);
+      if (s.int8Layers?.includes(spec.name)) return quantKind('w8a8', int8EdgeScheme(s));
       return s.layers.includes(spec.name) ? quantKind(name, s) : F32_LINEAR;
     });
   }

@@ -6,12 +6,12 @@ import type { ModelFile } from '../format/model.js';
 import { encodeMeta } from '../format/model.js';
 import { f32Tensor, numel, toFloat32, type Tensor } from '../format/safetensors.js';
 import {
-  checkGroup, chooseClip, quantizeQ4, quantizeQ8, q4Tensors, q8Tensors, roundEven, SCHEMES,
-  type QuantScheme, type SchemeName,
+  checkGroup, chooseClip, EDGE_FORMATS, quantizeQ4, quantizeQ8, q4Tensors, q8Tensors, roundEven, SCHEMES,
+  type EdgeFormat, type QuantScheme, type SchemeName,
 } from './formats.js';
 
 export { SCHEMES } from './formats.js';
-export type { QuantScheme, SchemeName } from './formats.js';
+export type { EdgeFormat, QuantScheme, SchemeName } from './formats.js';
 
 export interface QuantizeOptions {
   scheme: string;
@@ -20,9 +20,22 @@ export interface QuantizeOptions {
   clip?: 'minmax' | 'mse';
   /** Static per-tensor activation scales (the input of each listed layer), from calibration: act becomes 'static'. */
   calib?: { scales: Record<string, number> };
-  /** Also quantize the patch embedding (as a (D, C·P·P) matrix) and/or the classifier head(s). Default false. */
+  /**
+   * Format of the patch embedding (as a (D, C·P·P) matrix) and the classifier head(s): 'int8' (Q8_PC, per output
+   * channel; run as w8a8 with per-token activations), 'fp32', or 'int4' (the scheme's own Q4_G; int4 schemes only).
+   * Default: 'int8' for the int4 schemes (w4a8, w4a16, w4a4: "8-bit edges"), 'fp32' for w8a8.
+   */
+  edges?: EdgeFormat;
+  /** true: quantize the patch embedding / the head(s) at the scheme's own weight bits, whatever `edges` says. */
   patchEmbed?: boolean;
   head?: boolean;
+}
+
+/** Which layers a scheme quantizes, and how: `layers` at the scheme's weight bits, `int8Layers` in Q8_PC. */
+export interface LayerPlan {
+  layers: string[];
+  int8Layers: string[];
+  edges: EdgeFormat;
 }
 
 const BITS: Record<SchemeName, [number, number]> = {
@@ -40,23 +53,53 @@ export function parseSchemeName(name: string): SchemeName {
   return name as SchemeName;
 }
 
-/** The linear layers (timm prefixes) a scheme quantizes in this model, in file order. */
-export function quantizableLayers(model: ModelFile, opts: { patchEmbed?: boolean; head?: boolean } = {}): string[] {
-  const out: string[] = [];
-  if (opts.patchEmbed) out.push('patch_embed.proj');
+/** The default edge format of a scheme: int8 for the int4 schemes, fp32 otherwise. */
+export function defaultEdges(scheme: string): EdgeFormat {
+  return scheme === 'w4a8' || scheme === 'w4a16' || scheme === 'w4a4' ? 'int8' : 'fp32';
+}
+
+/**
+ * The layer plan of a scheme in this model (file order). Without `scheme` the edges default to fp32 (the block
+ * layers only, plus the edges asked for with patchEmbed/head), as for the simulated path.
+ */
+export function layerPlan(model: ModelFile, opts: { scheme?: string; edges?: EdgeFormat; patchEmbed?: boolean; head?: boolean } = {}): LayerPlan {
+  const edges = opts.edges ?? (opts.scheme ? defaultEdges(opts.scheme) : 'fp32');
+  if (!EDGE_FORMATS.includes(edges)) schemeError(`edges must be one of ${EDGE_FORMATS.join(', ')}, got ${JSON.stringify(edges)}`);
+  const weightBits = opts.scheme ? BITS[parseSchemeName(opts.scheme)][0] : 0;
+  if (edges === 'int4' && opts.scheme && weightBits !== 4) schemeError(`edges 'int4' applies to the int4 schemes (w4a8, w4a16, w4a4), not ${opts.scheme}`);
+  // where an edge goes: 'scheme' = `layers` (the scheme's own bits), 'int8' = int8Layers, 'fp32' = left as is
+  const place = (asked: boolean | undefined): 'scheme' | 'int8' | 'fp32' => {
+    if (asked) return 'scheme';
+    if (edges === 'fp32') return 'fp32';
+    if (edges === 'int4' || (edges === 'int8' && (weightBits === 8 || !opts.scheme))) return 'scheme';
+    return 'int8';
+  };
+  const heads = model.tensors.has('head_dist.weight') || model.tensors.has('head_dist.weight.q') ? ['head', 'head_dist'] : ['head'];
+  const layers: string[] = [];
+  const int8Layers: string[] = [];
+  const add = (names: string[], where: 'scheme' | 'int8' | 'fp32') => {
+    if (where === 'scheme') layers.push(...names);
+    else if (where === 'int8') int8Layers.push(...names);
+  };
+  add(['patch_embed.proj'], place(opts.patchEmbed));
   for (let i = 0; i < model.meta.config.depth; i++) {
-    out.push(`blocks.${i}.attn.qkv`, `blocks.${i}.attn.proj`, `blocks.${i}.mlp.fc1`, `blocks.${i}.mlp.fc2`);
+    layers.push(`blocks.${i}.attn.qkv`, `blocks.${i}.attn.proj`, `blocks.${i}.mlp.fc1`, `blocks.${i}.mlp.fc2`);
   }
-  if (opts.head) {
-    out.push('head');
-    if (model.tensors.has('head_dist.weight')) out.push('head_dist');
-  }
-  for (const l of out) {
+  add(heads, place(opts.head));
+  for (const l of [...layers, ...int8Layers]) {
     if (!model.tensors.has(`${l}.weight`)) {
       throw new VitguardError('E_TENSOR_MISSING', `cannot quantize ${l}: ${l}.weight is missing (is the model already quantized? scheme is ${model.meta.scheme.name})`);
     }
   }
-  return out;
+  return { layers, int8Layers, edges };
+}
+
+/**
+ * The linear layers (timm prefixes) a scheme quantizes at its own weight bits in this model, in file order: the
+ * layers that take a calibrated activation scale. The int8 edges of int4 schemes are not among them (layerPlan).
+ */
+export function quantizableLayers(model: ModelFile, opts: { scheme?: string; edges?: EdgeFormat; patchEmbed?: boolean; head?: boolean } = {}): string[] {
+  return layerPlan(model, opts).layers;
 }
 
 /** A weight as an (N, K) f32 matrix (conv kernels flattened over C·P·P). */
@@ -82,7 +125,8 @@ export function quantizeModel(model: ModelFile, opts: QuantizeOptions): ModelFil
   const [weightBits, actBits] = BITS[name];
   const group = weightBits === 4 ? (opts.group ?? 32) : 0;
   if (weightBits !== 4 && opts.group !== undefined && opts.group !== 0) schemeError(`--group applies to int4 schemes only (w4a8, w4a16, w4a4), not ${name}`);
-  const layers = name === 'fp32' ? [] : quantizableLayers(model, opts);
+  const plan: LayerPlan = name === 'fp32' ? { layers: [], int8Layers: [], edges: 'fp32' } : layerPlan(model, opts);
+  const { layers, int8Layers } = plan;
   if (weightBits === 4) {
     if (!Number.isInteger(group)) schemeError(`group must be an integer, got ${opts.group}`);
     for (const l of layers) checkGroup(group, weightMatrix(model.tensors.get(`${l}.weight`)!, l).K, `${l}.weight`);
@@ -96,19 +140,24 @@ export function quantizeModel(model: ModelFile, opts: QuantizeOptions): ModelFil
     }
   }
   const scheme: QuantScheme = { name, weightBits, actBits, group, clip, act, layers };
+  if (weightBits === 4) {
+    scheme.int8Layers = int8Layers;
+    scheme.edges = plan.edges;
+  }
   const tensors = new Map<string, Tensor>();
   const quantized = new Set(layers);
+  const int8 = new Set(int8Layers);
   for (const [key, t] of model.tensors) {
     const layer = key.endsWith('.weight') ? key.slice(0, -'.weight'.length) : '';
-    if (!quantized.has(layer)) {
+    if (!quantized.has(layer) && !int8.has(layer)) {
       tensors.set(key, t);
       continue;
     }
     const { w, N, K } = weightMatrix(t, layer);
-    const { q, scale } = weightBits === 8 ? q8Tensors(quantizeQ8(w, N, K, clip)) : q4Tensors(quantizeQ4(w, N, K, group, clip));
+    const { q, scale } = weightBits === 8 || int8.has(layer) ? q8Tensors(quantizeQ8(w, N, K, clip)) : q4Tensors(quantizeQ4(w, N, K, group, clip));
     tensors.set(`${layer}.weight.q`, q);
     tensors.set(`${layer}.weight.scale`, scale);
-    if (opts.calib) tensors.set(`${layer}.act_scale`, f32Tensor([1], new Float32Array([opts.calib.scales[layer]])));
+    if (opts.calib && quantized.has(layer)) tensors.set(`${layer}.act_scale`, f32Tensor([1], new Float32Array([opts.calib.scales[layer]])));
   }
   const meta = { ...model.meta, scheme: { ...scheme } };
   return { tensors, meta, metadata: encodeMeta(meta) };

@@ -1,16 +1,19 @@
-// Outlier-aware 4-bit schemes `w4a8-oa` and `w4a4-oa`, and the probe that finds the outlier channels.
+// Outlier-aware 4-bit schemes `w4a8-oa` and `w4a4-oa`, and the probe that finds where the outliers are.
 //
-// A linear layer's input x (rows, K) is split by a fixed, calibrated set of k outlier input channels O:
-//   out = base(x with the channels O zeroed) + x[:, O] · W[:, O]ᵀ
-// `base` is the plain w4a8 / w4a4 kind (int4 group weights, int8 / int4 per-token activations), run on weights whose
-// O columns were zeroed before quantization, so neither the per-token activation scale nor the weight group scales
-// see the outliers; the k outlier columns run in f32 (a (rows, N, k) GEMM, k ≪ K). LLM.int8()-style decomposition
-// with a static channel set, as in ViTs the outlier channels of each layer's input are the same from image to image.
+// Two calibrated measures, both from the per-input-channel max |x| of every linear layer on ID images (probe below):
+// 1. Heavy-tailed layers run with 8-bit activations (w4a4-oa): a layer whose input has (max over channels) /
+//    (median over channels) of max |x| above `ratio` (default 4) keeps int8 per-token activations; the rest stay int4.
+//    In the shipped models these are the fc2 inputs (post-GELU: sparse, many large channels) and a few attn.proj.
+//    Same int4 weights and kernel (a8 and a4 share the packed layout), so no extra latency.
+// 2. Optional static outlier channels (k > 0): a layer's input x (rows, K) is split by a fixed set O of k channels,
+//      out = base(x with the channels O zeroed) + x[:, O] · W[:, O]ᵀ
+//    with W's O columns zeroed before quantization and run in f32 (LLM.int8()-style decomposition, static set).
+//    `inspect`/the probe show the large fc2 channels are many, not a few, so k defaults to 0 for w4a4-oa and 4 for w4a8-oa.
 //
-// File: the base scheme's tensors plus, per quantized layer,
+// File: the base scheme's tensors plus, per quantized layer when k > 0,
 //   `<layer>.outlier.idx`     I32 [k]      input channels kept in f32, ascending
 //   `<layer>.outlier.weight`  F32 [N, k]   W[:, idx]
-// Metadata scheme: { ...base scheme, name: 'w4a8-oa', base: 'w4a8', outlierChannels: k }.
+// Metadata scheme: { ...base scheme, name: 'w4a4-oa', base: 'w4a4', outlierChannels: k, a8Layers: [...], ratio }.
 
 import { VitguardError } from '../errors.js';
 import { encodeMeta, type ModelFile } from '../format/model.js';
@@ -25,7 +28,8 @@ import { quantizeModel, quantizableLayers } from '../quant/index.js';
 
 export const OA_SCHEMES = ['w4a8-oa', 'w4a4-oa'] as const;
 export type OaSchemeName = (typeof OA_SCHEMES)[number];
-export const DEFAULT_OUTLIER_CHANNELS = 4;
+export const DEFAULT_OUTLIER_CHANNELS: Record<OaSchemeName, number> = { 'w4a8-oa': 4, 'w4a4-oa': 0 };
+export const DEFAULT_A8_RATIO = 4;
 
 // --- the probe: per-layer, per-input-channel max |x| over calibration images ----------------------------------
 
@@ -85,11 +89,21 @@ export function topChannels(stat: Float32Array, k: number): Int32Array {
   return Int32Array.from(order.slice(0, k).sort((a, b) => a - b));
 }
 
+/** (max over channels) / (median over channels) of a layer's per-channel max |x|. */
+export function channelMaxRatio(stat: Float32Array): number {
+  const a = Float64Array.from(stat).sort();
+  const m = a.length >> 1;
+  const med = a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+  return med > 0 ? a[a.length - 1] / med : Infinity;
+}
+
 // --- quantizing ---------------------------------------------------------------------------------------------------
 
 export interface OaOptions {
-  /** Outlier input channels per layer kept in f32 (default 4). */
+  /** Outlier input channels per layer kept in f32 (default 4 for w4a8-oa, 0 for w4a4-oa). */
   channels?: number;
+  /** w4a4-oa: layers whose input channel-max ratio (max / median) exceeds this run with 8-bit activations (default 4). */
+  ratio?: number;
   group?: number;
   clip?: 'minmax' | 'mse';
 }
@@ -98,8 +112,11 @@ export interface OaOptions {
 export function quantizeOutlierAware(fp32: ModelFile, scheme: OaSchemeName, stats: InputStats, opts: OaOptions = {}): ModelFile {
   if (!OA_SCHEMES.includes(scheme)) throw new VitguardError('E_SCHEME', `unknown outlier-aware scheme ${JSON.stringify(scheme)}: expected ${OA_SCHEMES.join(' or ')}`);
   const base = scheme.slice(0, -3);
-  const k = opts.channels ?? DEFAULT_OUTLIER_CHANNELS;
+  const k = opts.channels ?? DEFAULT_OUTLIER_CHANNELS[scheme];
+  const ratio = opts.ratio ?? DEFAULT_A8_RATIO;
+  if (!(Number.isInteger(k) && k >= 0)) throw new VitguardError('E_SCHEME', `outlier channel count must be an integer ≥ 0, got ${k}`);
   const layers = quantizableLayers(fp32);
+  const a8Layers: string[] = [];
   const zeroed = new Map(fp32.tensors);
   const extra = new Map<string, Tensor>();
   for (const l of layers) {
@@ -109,6 +126,8 @@ export function quantizeOutlierAware(fp32: ModelFile, scheme: OaSchemeName, stat
     const w = toFloat32(t).slice();
     const N = t.shape[0], K = w.length / N;
     if (st.length !== K) throw new VitguardError('E_SCHEME', `${l}: statistics have ${st.length} channels, the weight has K = ${K}`);
+    if (base === 'w4a4' && channelMaxRatio(st) > ratio) a8Layers.push(l);
+    if (k === 0) continue;
     const idx = topChannels(st, k);
     const wo = new Float32Array(N * k);
     for (let n = 0; n < N; n++) {
@@ -121,9 +140,10 @@ export function quantizeOutlierAware(fp32: ModelFile, scheme: OaSchemeName, stat
     extra.set(`${l}.outlier.idx`, { dtype: 'I32', shape: [k], bytes: new Uint8Array(idx.buffer) });
     extra.set(`${l}.outlier.weight`, f32Tensor([N, k], wo));
   }
-  const q = quantizeModel({ ...fp32, tensors: zeroed }, { scheme: base, group: opts.group, clip: opts.clip });
+  // edges fp32: the outlier-aware kind wraps every quantized layer and only the block layers carry outlier tensors
+  const q = quantizeModel({ ...fp32, tensors: zeroed }, { scheme: base, group: opts.group, clip: opts.clip, edges: 'fp32' });
   for (const [name, t] of extra) q.tensors.set(name, t);
-  const meta = { ...q.meta, scheme: { ...q.meta.scheme, name: scheme, base, outlierChannels: k } };
+  const meta = { ...q.meta, scheme: { ...q.meta.scheme, name: scheme, base, outlierChannels: k, a8Layers, ratio } };
   return { tensors: q.tensors, meta, metadata: encodeMeta(meta) };
 }
 
@@ -201,19 +221,25 @@ class OutlierAwareLinear implements Linear {
 for (const name of OA_SCHEMES) {
   registerScheme(name, (spec, info) => {
     const base = info.base;
-    const k = info.outlierChannels;
+    const k = info.outlierChannels as number;
+    const a8Layers = (info.a8Layers ?? []) as unknown;
     if (typeof base !== 'string' || `${base}-oa` !== name) throw new VitguardError('E_METADATA', `scheme ${name} needs base "${name.slice(0, -3)}" in the model metadata, got ${JSON.stringify(base)}`);
-    if (!Number.isInteger(k) || (k as number) < 1) throw new VitguardError('E_METADATA', `scheme ${name} needs a positive integer outlierChannels, got ${JSON.stringify(k)}`);
-    const baseKind = linearKindFor(spec, { ...info, name: base });
+    if (!Number.isInteger(k) || k < 0) throw new VitguardError('E_METADATA', `scheme ${name} needs an integer outlierChannels ≥ 0, got ${JSON.stringify(k)}`);
+    if (!Array.isArray(a8Layers)) throw new VitguardError('E_METADATA', `scheme ${name}: a8Layers must be a list of layer names`);
+    let baseKind = linearKindFor(spec, { ...info, name: base });
     if (baseKind === F32_LINEAR) return F32_LINEAR; // layers the scheme does not quantize
+    // heavy-tailed inputs: same int4 weights, 8-bit activations
+    if (a8Layers.includes(spec.name)) baseKind = linearKindFor(spec, { ...info, name: 'w4a8', actBits: 8 });
+    if (k === 0) return baseKind;
+    const inner = baseKind;
     return {
       kind: name,
       tensors: (sp) => [
-        ...baseKind.tensors(sp),
-        { name: `${sp.name}.outlier.idx`, shape: [k as number], dtypes: ['I32'] },
-        { name: `${sp.name}.outlier.weight`, shape: [sp.outFeatures, k as number], dtypes: FLOAT_DTYPES },
+        ...inner.tensors(sp),
+        { name: `${sp.name}.outlier.idx`, shape: [k], dtypes: ['I32'] },
+        { name: `${sp.name}.outlier.weight`, shape: [sp.outFeatures, k], dtypes: FLOAT_DTYPES },
       ],
-      create: (sp, ctx) => new OutlierAwareLinear(sp, ctx.wasm, ctx, baseKind, name),
+      create: (sp, ctx) => new OutlierAwareLinear(sp, ctx.wasm, ctx, inner, name),
     };
   });
 }

@@ -21,9 +21,9 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-async function logits(m: ModelFile): Promise<Float32Array> {
+async function logits(m: ModelFile, int4Memory?: 'auto' | 'compact' | 'fast'): Promise<Float32Array> {
   // through the file bytes, as a user would load it
-  const e = await Engine.create(writeSafetensors(m.tensors, m.metadata), { wasm: 'simd' });
+  const e = await Engine.create(writeSafetensors(m.tensors, m.metadata), { wasm: 'simd', int4Memory });
   const r = e.forward(pixels);
   e.dispose();
   return r.logits;
@@ -48,7 +48,10 @@ describe('quantized schemes in the engine', () => {
       const q = quantizeModel(fp32, { scheme });
       const kinds = validateModel(q);
       expect(kinds.get('blocks.1.mlp.fc2')!.kind).toBe(scheme);
-      expect(kinds.get('head')!.kind).toBe('f32');
+      // int4 schemes keep 8-bit edges (Q8_PC, run as w8a8); w8a8 keeps them fp32
+      const edge = scheme === 'w8a8' ? 'f32' : 'w8a8';
+      expect(kinds.get('head')!.kind).toBe(edge);
+      expect(kinds.get('patch_embed.proj')!.kind).toBe(edge);
       const err = relErr(await logits(q), ref);
       expect(err).toBeLessThan(limit);
       expect(err).toBeGreaterThan(0); // really quantized
@@ -59,6 +62,36 @@ describe('quantized schemes in the engine', () => {
     const q = quantizeModel(fp32, { scheme: 'w4a8', group: 64, clip: 'mse', head: true, patchEmbed: true });
     expect(validateModel(q).get('head')!.kind).toBe('w4a8');
     expect(relErr(await logits(q), ref)).toBeLessThan(0.35);
+  });
+
+  it('8-bit edges cost next to nothing: w4a8 logits with int8 vs fp32 edges within 0.03 relative L2', async () => {
+    const q8e = await logits(quantizeModel(fp32, { scheme: 'w4a8' }));
+    const qfe = await logits(quantizeModel(fp32, { scheme: 'w4a8', edges: 'fp32' }));
+    const d = relErr(q8e, qfe);
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(0.03);
+    expect(relErr(q8e, ref)).toBeLessThan(relErr(qfe, ref) + 0.03);
+  });
+
+  it("int4Memory 'fast' (i16-resident) and 'compact' (nibbles) give the same logits bit for bit, w4a8 and w4a4", async () => {
+    for (const scheme of ['w4a8', 'w4a4']) {
+      const q = quantizeModel(fp32, { scheme });
+      const fast = await logits(q, 'fast');
+      const compact = await logits(q, 'compact');
+      expect(Array.from(fast)).toEqual(Array.from(compact));
+    }
+    const bytes = writeSafetensors(fp32.tensors, fp32.metadata);
+    const q = quantizeModel(readModel(bytes), { scheme: 'w4a8' });
+    const mem = async (int4Memory: 'fast' | 'compact' | 'auto') => {
+      const e = await Engine.create(q, { wasm: 'simd', int4Memory });
+      const b = e.memoryBytes();
+      e.dispose();
+      return b;
+    };
+    const [fast, compact, auto] = [await mem('fast'), await mem('compact'), await mem('auto')];
+    expect(fast).toBeGreaterThan(compact); // 2 bytes/weight vs 0.5
+    expect(auto).toBe(fast); // the simd build picks the i16-resident kernel
+    await expect(Engine.create(q, { wasm: 'simd', int4Memory: 'big' as never })).rejects.toThrow(/int4Memory must be 'auto', 'compact' or 'fast'/);
   });
 
   it('static (calibrated) activation scales are read from <layer>.act_scale', async () => {

@@ -108,10 +108,20 @@ describe('quantizeModel', () => {
     expect([t.dtype, ...t.shape]).toEqual(['U8', 768, 96]);
     const s = q.tensors.get('blocks.1.mlp.fc1.weight.scale')!;
     expect([s.dtype, ...s.shape]).toEqual(['F16', 768, 6]);
-    expect(q.tensors.get('head.weight')!.dtype).toBe('F32');
+    // 8-bit edges by default: patch embedding and head in Q8_PC
+    expect(q.tensors.has('head.weight')).toBe(false);
+    const h = q.tensors.get('head.weight.q')!;
+    expect([h.dtype, ...h.shape]).toEqual(['I8', 1000, 192]);
+    const pe = q.tensors.get('patch_embed.proj.weight.q')!;
+    expect([pe.dtype, ...pe.shape]).toEqual(['I8', 192, 768]);
     const scheme = JSON.parse(q.metadata.scheme);
-    expect(scheme).toMatchObject({ name: 'w4a8', weightBits: 4, actBits: 8, group: 32, clip: 'minmax', act: 'dynamic' });
+    expect(scheme).toMatchObject({ name: 'w4a8', weightBits: 4, actBits: 8, group: 32, clip: 'minmax', act: 'dynamic', edges: 'int8' });
     expect(scheme.layers).toHaveLength(8);
+    expect(scheme.int8Layers).toEqual(['patch_embed.proj', 'head']);
+    const fpEdges = quantizeModel(small, { scheme: 'w4a8', edges: 'fp32' });
+    expect(fpEdges.tensors.get('head.weight')!.dtype).toBe('F32');
+    expect(fpEdges.meta.scheme.int8Layers).toEqual([]);
+    expect(quantizeModel(small, { scheme: 'w8a8' }).tensors.get('head.weight')!.dtype).toBe('F32'); // w8a8: fp32 edges
     const back = readModel(writeSafetensors(q.tensors, q.metadata));
     expect(back.meta.scheme.name).toBe('w4a8');
     const w = readQ4('blocks.1.mlp.fc1', back.tensors.get('blocks.1.mlp.fc1.weight.q')!, back.tensors.get('blocks.1.mlp.fc1.weight.scale')!);
@@ -120,16 +130,21 @@ describe('quantizeModel', () => {
     expect([q8.dtype, ...q8.shape]).toEqual(['I8', 576, 192]);
   });
 
-  it('file size at deit_tiny: w4a8 ≈ 0.20× fp32 with fp32 head/patch embedding, ≤ 0.16× with them quantized', () => {
+  it('file size at deit_tiny: w4a8 ≤ 0.16× fp32 with its default 8-bit edges, ≈ 0.20× with fp32 edges', () => {
     const tiny = model('deit_tiny_patch16_224');
     const size = (m: ModelFile) => writeSafetensors(m.tensors, m.metadata).byteLength;
     const f = size(tiny);
     const r = size(quantizeModel(tiny, { scheme: 'w4a8' })) / f;
-    const rAll = size(quantizeModel(tiny, { scheme: 'w4a8', head: true, patchEmbed: true })) / f;
+    const rFp = size(quantizeModel(tiny, { scheme: 'w4a8', edges: 'fp32' })) / f;
+    const r4 = size(quantizeModel(tiny, { scheme: 'w4a8', edges: 'int4' })) / f;
+    const rOld = size(quantizeModel(tiny, { scheme: 'w4a8', head: true, patchEmbed: true })) / f;
     const r8 = size(quantizeModel(tiny, { scheme: 'w8a8' })) / f;
-    expect(r).toBeGreaterThan(0.18);
-    expect(r).toBeLessThan(0.21);
-    expect(rAll).toBeLessThanOrEqual(0.16);
+    expect(r).toBeLessThanOrEqual(0.16);
+    expect(r).toBeGreaterThan(0.15); // the edges are 8-bit, not 4-bit
+    expect(rFp).toBeGreaterThan(0.18);
+    expect(rFp).toBeLessThan(0.21);
+    expect(r4).toBeLessThan(r);
+    expect(rOld).toBe(r4); // head/patchEmbed: true = the scheme's own bits
     expect(r8).toBeLessThan(0.33);
   });
 
@@ -141,6 +156,8 @@ describe('quantizeModel', () => {
     expect(code(() => quantizeModel(small, { scheme: 'w8a8', calib: { scales: {} } }))).toMatch(/^E_SCHEME: calibration has no positive activation scale for blocks.0.attn.qkv/);
     expect(code(() => quantizeModel(quantizeModel(small, { scheme: 'w8a8' }), { scheme: 'w4a8' }))).toMatch(/^E_SCHEME: model is already quantized/);
     expect(code(() => simulateModel(small, { weightBits: 1, actBits: 8 }))).toMatch(/^E_SCHEME: simulated weight bits must be an integer 2..8/);
+    expect(code(() => quantizeModel(small, { scheme: 'w8a8', edges: 'int4' }))).toMatch(/^E_SCHEME: edges 'int4' applies to the int4 schemes/);
+    expect(code(() => quantizeModel(small, { scheme: 'w4a8', edges: 'int2' as never }))).toMatch(/^E_SCHEME: edges must be one of fp32, int8, int4, got "int2"/);
     expect(SCHEMES).toEqual(['fp32', 'w8a8', 'w4a8', 'w4a16', 'w4a4']);
   });
 });
