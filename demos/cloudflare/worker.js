@@ -5,7 +5,7 @@
 // A bad request always gets a 4xx JSON { error: { code, message } }: not an image or a corrupt one → 415, an empty
 // body → 400, a body over MAX_BODY_BYTES → 413, another method → 405, another path → 404. Never a 500 for a bad body.
 
-import { createClassifier, isVitguardError } from '../../dist/cloudflare/index.js';
+import { createClassifier, decodeImage, isVitguardError } from '../../dist/cloudflare/index.js';
 import modelBytes from '../../dist/cloudflare/model.safetensors';
 
 /** Largest body we read (bytes). A 28×28 model needs far less; this bounds memory against the 128 MB isolate limit. */
@@ -69,10 +69,19 @@ async function classify(request) {
   const bytes = await readCapped(request.body, MAX_BODY_BYTES);
   if (bytes === null) return fail(413, 'E_TOO_LARGE', `body is over the ${MAX_BODY_BYTES}-byte limit`);
   if (bytes.byteLength === 0) return fail(400, 'E_EMPTY', 'empty body: POST the PNG or JPEG bytes of an image');
+  const t0 = Date.now();
+  // decode before touching the model: a body that is not an image is the client's error whatever state the model is in
+  let pixels;
+  try {
+    const d = decodeImage(bytes);
+    pixels = { data: d.data, width: d.width, height: d.height, channels: 4 }; // decodeImage gives RGBA
+  } catch (e) {
+    if (isVitguardError(e)) return fail(415, e.code, e.message);
+    throw e;
+  }
   const vg = await getClassifier();
   try {
-    const t0 = Date.now();
-    const r = await vg.classify(bytes, { topK: 5 });
+    const r = await vg.classify(pixels, { topK: 5 });
     const info = await vg.info();
     return json(200, {
       top: r.top, ood: r.ood, timings: { ...r.timings, totalMs: Date.now() - t0 },
