@@ -13,10 +13,11 @@ import { preprocess } from '../image/preprocess.js';
 import type { Dataset, OpenDatasetOptions } from '../data/index.js';
 import {
   AUPR_DEFINITION, FPR95_DEFINITION, createScorer, isScorerName, oodMetrics, SCORER_NAMES,
-  type ClassifierHead, type OodMetrics, type Scorer, type ScorerName,
+  type ClassifierHead, type OodMetrics, type Scorer, type ScorerName, type ScorerOptions,
 } from '../ood/index.js';
 import { extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
 import { checkSchemes, modelForScheme } from './schemes.js';
+import { dequantizeQ4, dequantizeQ8, readQ4, readQ8 } from '../quant/index.js';
 
 export const EVAL_FORMAT = 'vitguard-eval/1';
 
@@ -41,6 +42,8 @@ export interface EvalConfig {
   /** Calibration images (first of the fit set) for outlier-aware schemes. Default 64. */
   calibImages?: number;
   outlierChannels?: number;
+  /** Per-score options (e.g. { knn: { k: 10 } }). */
+  scorerOptions?: Partial<Record<ScorerName, ScorerOptions>>;
   batch?: number;
   wasm?: WasmChoice;
   data?: OpenDatasetOptions;
@@ -110,20 +113,24 @@ export function parseScores(list: string[]): ScorerName[] {
   return list as ScorerName[];
 }
 
-/** The classifier head (cls head) of a model file, f32: ViM's origin. */
+/** The classifier head (cls head) of a model file as f32 (dequantized when the scheme quantized it): ViM's origin. */
 export function classifierHead(file: ModelFile): ClassifierHead {
-  const w = file.tensors.get('head.weight'), b = file.tensors.get('head.bias');
-  if (!w || !b || !['F32', 'F16', 'BF16'].includes(w.dtype)) {
-    throw new VitguardError('E_SCHEME', 'ViM needs the f32 classifier head (head.weight, head.bias) in the model file; this scheme quantized it');
-  }
-  return { weight: toFloat32(w), bias: toFloat32(b) };
+  const t = file.tensors;
+  const b = t.get('head.bias');
+  if (!b) throw new VitguardError('E_TENSOR_MISSING', 'ViM needs the classifier head: head.bias is missing');
+  const w = t.get('head.weight');
+  if (w) return { weight: toFloat32(w), bias: toFloat32(b) };
+  const q = t.get('head.weight.q'), s = t.get('head.weight.scale');
+  if (!q || !s) throw new VitguardError('E_TENSOR_MISSING', 'ViM needs the classifier head: neither head.weight nor head.weight.q/.scale is in the model file');
+  const weight = q.dtype === 'I8' ? dequantizeQ8(readQ8('head', q, s)) : dequantizeQ4(readQ4('head', q, s));
+  return { weight, bias: toFloat32(b) };
 }
 
 /** Scorers fitted on `fit` (feature scorers), created as is (logit scorers). */
-export function fitScorers(scores: ScorerName[], fit: FeatureSet | null, head: ClassifierHead | null): Map<ScorerName, Scorer> {
+export function fitScorers(scores: ScorerName[], fit: FeatureSet | null, head: ClassifierHead | null, options: Partial<Record<ScorerName, ScorerOptions>> = {}): Map<ScorerName, Scorer> {
   const out = new Map<ScorerName, Scorer>();
   for (const name of scores) {
-    const s = createScorer(name);
+    const s = createScorer(name, options[name]);
     if (s.needsFit) {
       if (!fit) throw new VitguardError('E_USAGE', `score "${name}" needs fitting on ID training features: pass --fit SPEC (e.g. fashion-mnist:train:5000)`);
       s.fit({ features: fit.features, labels: fit.labels, logits: fit.logits, head: head ?? undefined });
@@ -227,7 +234,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
         for (const d of oodDs) ood.push(await extractFeatures(engine, d));
         const fit = fitDs ? await extractFeatures(engine, fitDs) : null;
         const head = cfg.scores.includes('vim') ? classifierHead(file) : null;
-        const scorers = fitScorers(cfg.scores, fit, head);
+        const scorers = fitScorers(cfg.scores, fit, head, cfg.scorerOptions);
         const accuracy = top1(id);
         let weightBytes = 0;
         for (const t of file.tensors.values()) weightBytes += t.bytes.byteLength;

@@ -230,7 +230,7 @@ for (const name of OA_SCHEMES) {
     if (baseKind === F32_LINEAR) return F32_LINEAR; // layers the scheme does not quantize
     // heavy-tailed inputs: same int4 weights, 8-bit activations
     if (a8Layers.includes(spec.name)) baseKind = linearKindFor(spec, { ...info, name: 'w4a8', actBits: 8 });
-    if (k === 0) return baseKind;
+    if (k === 0 || spec.role !== 'block') return baseKind; // edges (patch embedding, heads) keep the base format
     const inner = baseKind;
     return {
       kind: name,
