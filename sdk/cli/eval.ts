@@ -10,7 +10,7 @@ import { evalHtml, evalMarkdown, evalText } from '../study/report.js';
 
 const USAGE = `usage: vitguard eval --model M [--model M2 ...] --id SPEC --ood SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8,w4a16,w4a4]
        [--scores msp,maxlogit,energy,mahalanobis,knn,vim] [--fit SPEC] [--limit N] [--json] [--report out.html]
-       [--markdown out.md] [--outlier-channels K] [--knn-k K] [--batch N] [--wasm auto|simd|relaxed] [--data-root DIR]
+       [--markdown out.md] [--outlier-channels K] [--knn-k K] [--latency RUNS] [--batch N] [--wasm auto|simd|relaxed] [--data-root DIR]
 The study as a command: per model × scheme × score × OOD set, top-1 accuracy on the ID set, AUROC, AUPR-in, AUPR-out,
 FPR@95 and the AUPR-out drop against fp32. Features are computed once per model × scheme × set; feature scores
 (mahalanobis, rmahalanobis, knn, vim) are fitted on --fit (ID training images) through the same scheme.
@@ -21,7 +21,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     model: { type: 'string', multiple: true }, id: { type: 'string' }, ood: { type: 'string' }, schemes: { type: 'string' },
     scores: { type: 'string' }, fit: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' },
-    report: { type: 'string' }, markdown: { type: 'string' }, 'outlier-channels': { type: 'string' }, 'knn-k': { type: 'string' }, batch: { type: 'string' },
+    report: { type: 'string' }, markdown: { type: 'string' }, 'outlier-channels': { type: 'string' }, 'knn-k': { type: 'string' }, latency: { type: 'string' }, batch: { type: 'string' },
     wasm: { type: 'string' }, 'data-root': { type: 'string' }, title: { type: 'string' }, command: { type: 'string' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
@@ -37,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     fit: v.fit as string | undefined,
     limit: intOption(v.limit as string | undefined, '--limit'),
     scorerOptions: v['knn-k'] ? { knn: { k: intOption(v['knn-k'] as string, '--knn-k') } } : undefined,
+    latencyRuns: intOption(v.latency as string | undefined, '--latency', 0),
     outlierChannels: intOption(v['outlier-channels'] as string | undefined, '--outlier-channels'),
     batch: intOption(v.batch as string | undefined, '--batch'),
     wasm: wasmChoice(v.wasm),

@@ -17,6 +17,7 @@ import {
 } from '../ood/index.js';
 import { extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
 import { checkSchemes, modelForScheme } from './schemes.js';
+import { benchSchemes } from './latency.js';
 import { dequantizeQ4, dequantizeQ8, readQ4, readQ8 } from '../quant/index.js';
 
 export const EVAL_FORMAT = 'vitguard-eval/1';
@@ -47,6 +48,8 @@ export interface EvalConfig {
   batch?: number;
   wasm?: WasmChoice;
   data?: OpenDatasetOptions;
+  /** Batch-1 latency runs per scheme (interleaved, median; 0 = skip). */
+  latencyRuns?: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -99,6 +102,8 @@ export interface EvalResult {
   definitions: { fpr95: string; aupr: string; drop: string };
   models: EvalModelSummary[];
   rows: EvalRow[];
+  /** Batch-1 forward latency per model × scheme, interleaved medians (with latencyRuns). */
+  latency: Array<{ model: string; scheme: string; medianMs: number; runs: number; wasm: string }>;
   seconds: number;
 }
 
@@ -220,6 +225,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
 
   const rows: EvalRow[] = [];
   const models: EvalModelSummary[] = [];
+  const latency: EvalResult['latency'] = [];
   let wasm = '';
   for (const m of cfg.models) {
     const calib = cfg.schemes.some((s) => s.endsWith('-oa')) ? await calibrationImages(m.file, fitDs!, cfg.calibImages ?? 64) : undefined;
@@ -251,6 +257,12 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
         engine.dispose();
       }
     }
+    if (cfg.latencyRuns) {
+      for (const l of await benchSchemes(m.file, cfg.schemes, { runs: cfg.latencyRuns, wasm: cfg.wasm, build: { calib, outlierChannels: cfg.outlierChannels } })) {
+        latency.push({ model: m.name, ...l });
+      }
+      log(`  ${m.name} latency: ${latency.filter((l) => l.model === m.name).map((l) => `${l.scheme} ${l.medianMs.toFixed(2)} ms`).join(', ')}`);
+    }
   }
   return {
     format: EVAL_FORMAT,
@@ -261,6 +273,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
     definitions: { fpr95: FPR95_DEFINITION, aupr: AUPR_DEFINITION, drop: DROP_DEFINITION },
     models,
     rows: addDrops(rows),
+    latency,
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -59,6 +59,23 @@ export function evalMarkdown(res: EvalResult, opts: { title?: string; command?: 
     m.model, m.scheme, pct(m.accuracy), String(m.nId), m.msPerImage.toFixed(2), (m.weightBytes / 2 ** 20).toFixed(2),
   ]), 2), '');
   out.push('ms / image: batched forward during feature extraction on a shared 2-core machine (noisy; compare within a run).', '');
+  if (res.latency.length) {
+    out.push('## Batch-1 latency (interleaved medians)', '');
+    out.push(mdTable(['model', 'scheme', 'median ms', 'vs fp32', 'runs', 'wasm'], res.latency.map((l) => {
+      const f = res.latency.find((x) => x.model === l.model && x.scheme === 'fp32');
+      return [l.model, l.scheme, l.medianMs.toFixed(2), f ? `×${(l.medianMs / f.medianMs).toFixed(2)}` : '—', String(l.runs), l.wasm];
+    }), 2), '');
+  }
+  const oa = outlierAwareSummary(res);
+  if (oa.length) {
+    out.push('## Outlier-aware schemes against their plain counterparts', '');
+    out.push('Lost = mean over OOD sets of the AUPR-out drop vs fp32 (points); recovered = (lost(plain) − lost(oa)) / lost(plain), ' +
+      `shown only where plain loses more than ${NOISE_FLOOR_PTS} point (below that the drop is within sampling noise). Latency from the table above.`, '');
+    out.push(mdTable(['model', 'plain → oa', 'score', 'lost plain', 'lost oa', 'recovered', 'latency oa / plain'], oa.map((o) => [
+      o.model, `${o.plain} → ${o.oa}`, o.score, o.lostPlain.toFixed(2), o.lostOa.toFixed(2),
+      o.recovered === null ? '—' : `${(100 * o.recovered).toFixed(0)} %`, o.latencyRatio === null ? '—' : `×${o.latencyRatio.toFixed(3)}`,
+    ]), 3), '');
+  }
   out.push('## AUPR-out averaged over the OOD sets', '');
   const sum = summarize(res.rows);
   out.push(mdTable(['model', 'scheme', 'score', 'AUPR-out %', 'AUROC %', 'drop pts', 'drop %'], sum.map((s) => [
@@ -72,6 +89,41 @@ export function evalMarkdown(res: EvalResult, opts: { title?: string; command?: 
   out.push(`- AUPR: ${res.definitions.aupr}.`);
   out.push(`- Drop: ${res.definitions.drop}. AUPR depends on the OOD:ID ratio: the counts are in the last column.`, '');
   return out.join('\n');
+}
+
+export const NOISE_FLOOR_PTS = 1;
+
+export interface OaComparison {
+  model: string; plain: string; oa: string; score: string;
+  lostPlain: number; lostOa: number; recovered: number | null; latencyRatio: number | null;
+}
+
+/** Per model × (plain, -oa) pair × score (and 'mean' over scores): AUPR-out lost vs fp32 and the share recovered. */
+export function outlierAwareSummary(res: EvalResult): OaComparison[] {
+  const sum = summarize(res.rows);
+  const out: OaComparison[] = [];
+  const models = [...new Set(res.rows.map((r) => r.model))];
+  for (const m of models) {
+    for (const oa of res.setup.schemes.filter((s) => s.endsWith('-oa'))) {
+      const plain = oa.slice(0, -3);
+      if (!res.setup.schemes.includes(plain) || !res.setup.schemes.includes('fp32')) continue;
+      const lat = (s: string) => res.latency.find((l) => l.model === m && l.scheme === s)?.medianMs;
+      const lp = lat(plain), lo = lat(oa);
+      const latencyRatio = lp && lo ? lo / lp : null;
+      const add = (score: string, lostPlain: number, lostOa: number) => out.push({
+        model: m, plain, oa, score, lostPlain, lostOa, latencyRatio,
+        recovered: lostPlain > NOISE_FLOOR_PTS ? (lostPlain - lostOa) / lostPlain : null,
+      });
+      const pairs = res.setup.scores.map((sc) => {
+        const a = sum.find((x) => x.model === m && x.scheme === plain && x.score === sc)!;
+        const b = sum.find((x) => x.model === m && x.scheme === oa && x.score === sc)!;
+        return [a.auprOutDropAbs ?? 0, b.auprOutDropAbs ?? 0] as const;
+      });
+      res.setup.scores.forEach((sc, i) => add(sc, pairs[i][0], pairs[i][1]));
+      add('mean', pairs.reduce((x, p) => x + p[0], 0) / pairs.length, pairs.reduce((x, p) => x + p[1], 0) / pairs.length);
+    }
+  }
+  return out;
 }
 
 // --- SVG charts ---------------------------------------------------------------------------------------------------
@@ -181,6 +233,8 @@ ${opts.command ? `<p>Regenerate: <code>${esc(opts.command)}</code></p>` : ''}
 <p>${esc(setupLine(res))}. Ran in ${res.seconds.toFixed(0)} s.</p>
 <div>${evalCharts(res).join('\n')}</div>
 ${opts.extra ?? ''}
+${res.latency.length ? `<h2>Batch-1 latency (interleaved medians)</h2>${htmlTable(['model', 'scheme', 'median ms', 'runs', 'wasm'], res.latency.map((l) => [l.model, l.scheme, l.medianMs.toFixed(2), String(l.runs), l.wasm]))}` : ''}
+${outlierAwareSummary(res).length ? `<h2>Outlier-aware schemes against plain</h2>${htmlTable(['model', 'plain → oa', 'score', 'lost plain (pts)', 'lost oa (pts)', 'recovered', 'latency oa / plain'], outlierAwareSummary(res).map((o) => [o.model, `${o.plain} → ${o.oa}`, o.score, o.lostPlain.toFixed(2), o.lostOa.toFixed(2), o.recovered === null ? '—' : `${(100 * o.recovered).toFixed(0)} %`, o.latencyRatio === null ? '—' : `×${o.latencyRatio.toFixed(3)}`]))}` : ''}
 <h2>Accuracy and speed</h2>
 ${htmlTable(['model', 'scheme', 'top-1 %', 'n', 'ms / image', 'weights MiB'], res.models.map((m) => [m.model, m.scheme, pct(m.accuracy), String(m.nId), m.msPerImage.toFixed(2), (m.weightBytes / 2 ** 20).toFixed(2)]))}
 <h2>AUPR-out averaged over OOD sets</h2>
