@@ -1,42 +1,77 @@
 import { readFileSync } from 'node:fs';
 import { VitguardError } from '../errors.js';
-import { Classifier } from '../classifier.js';
+import { createClassifier, type ClassifierImage, type ClassifyOptions, type ClassifyResult } from '../index.js';
+import { readModel } from '../format/model.js';
+import { encodeMeta } from '../format/model.js';
+import { writeSafetensors } from '../format/safetensors.js';
 import { openDataset } from '../data/index.js';
+import { quantizeModel } from '../quant/index.js';
 import { intOption, parse } from './args.js';
 import { wasmChoice } from './common.js';
 
-const USAGE = `usage: vitguard accuracy MODEL --data SPEC [--json] [--wasm auto|simd|relaxed] [--batch N] [--data-root DIR]
-Top-1 accuracy through the vitguard engine on a dataset spec (e.g. fashion-mnist:test, fashion-mnist:test:1000).`;
+const USAGE = `usage: vitguard accuracy MODEL --data SPEC [--schemes fp32,w8a8,...] [--json] [--wasm auto|simd|relaxed]
+                         [--batch N] [--data-root DIR]
+Top-1 accuracy through the vitguard engine on a dataset spec (e.g. fashion-mnist:test, fashion-mnist:test:1000).
+--schemes quantizes an fp32 MODEL in memory to each scheme (round-to-nearest, min-max) and adds, per scheme, the
+change against the first one and the share of images whose top-1 agrees with it.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
-    data: { type: 'string' }, json: { type: 'boolean' }, wasm: { type: 'string' }, batch: { type: 'string' }, 'data-root': { type: 'string' },
+    data: { type: 'string' }, schemes: { type: 'string' }, json: { type: 'boolean' }, wasm: { type: 'string' },
+    batch: { type: 'string' }, 'data-root': { type: 'string' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (positionals.length !== 1 || !v.data) throw new VitguardError('E_USAGE', USAGE);
   const batch = intOption(v.batch as string | undefined, '--batch') ?? 16;
-  const clf = await Classifier.create(new Uint8Array(readFileSync(positionals[0])), { wasm: wasmChoice(v.wasm), maxBatch: batch });
-  try {
-    const r = await accuracy(clf, v.data as string, { batch, dataRoot: v['data-root'] as string | undefined });
-    const row = { model: positionals[0], data: v.data, scheme: clf.info().scheme, wasm: clf.engine.wasm, n: r.n, top1: r.top1 };
-    if (v.json) console.log(JSON.stringify(row));
-    else console.log(`${row.model} [${row.scheme}, ${row.wasm}] on ${row.data}: top-1 ${(100 * r.top1).toFixed(2)} % of ${r.n} images`);
-  } finally {
-    clf.dispose();
+  const bytes = new Uint8Array(readFileSync(positionals[0]));
+  const model = readModel(bytes);
+  const schemes = v.schemes ? (v.schemes as string).split(',').map((s) => s.trim()) : [model.meta.scheme.name];
+  // Quantize all first, so a bad scheme fails before minutes of inference.
+  const files = schemes.map((s) => (s === model.meta.scheme.name ? bytes : (() => {
+    const q = quantizeModel(model, { scheme: s });
+    return writeSafetensors(q.tensors, encodeMeta(q.meta));
+  })()));
+  let base: { top1: number; preds: Int32Array } | undefined;
+  for (let i = 0; i < schemes.length; i++) {
+    const clf = await createClassifier({ model: files[i], wasm: wasmChoice(v.wasm), maxBatch: batch });
+    try {
+      const r = await accuracy(clf, v.data as string, { batch, dataRoot: v['data-root'] as string | undefined });
+      const info = await clf.info();
+      const row: Record<string, unknown> = { model: positionals[0], data: v.data, scheme: info.scheme, wasm: info.wasm, n: r.n, top1: r.top1 };
+      if (base) {
+        let agree = 0;
+        for (let j = 0; j < r.n; j++) if (r.preds[j] === base.preds[j]) agree++;
+        Object.assign(row, { delta_points: 100 * (r.top1 - base.top1), agreement: agree / r.n, vs: schemes[0] });
+      } else {
+        base = r;
+      }
+      if (v.json) console.log(JSON.stringify(row));
+      else {
+        const extra = row.agreement !== undefined ? `  (${(row.delta_points as number) >= 0 ? '+' : ''}${(row.delta_points as number).toFixed(2)} points vs ${schemes[0]}, top-1 agreement ${(100 * (row.agreement as number)).toFixed(2)} %)` : '';
+        console.log(`${row.model} [${row.scheme}, ${row.wasm}] on ${row.data}: top-1 ${(100 * r.top1).toFixed(2)} % of ${r.n} images${extra}`);
+      }
+    } finally {
+      await clf.dispose();
+    }
   }
   return 0;
 }
 
-/** Top-1 accuracy and the predictions, batched through the engine. */
-export async function accuracy(clf: Classifier, spec: string, opts: { batch?: number; dataRoot?: string } = {}) {
+/** Anything with classifyBatch: the public API's classifier (async) or the in-thread Classifier (sync). */
+export interface BatchClassifier {
+  classifyBatch(images: ClassifierImage[], opts?: ClassifyOptions): ClassifyResult[] | Promise<ClassifyResult[]>;
+}
+
+/** Top-1 accuracy and the predictions, batched through the classifier. */
+export async function accuracy(clf: BatchClassifier, spec: string, opts: { batch?: number; dataRoot?: string } = {}) {
   const ds = await openDataset(spec, { dataRoot: opts.dataRoot });
   if (!ds.labels) throw new VitguardError('E_DATA', `${spec} has no class labels to score accuracy against`);
   const batch = opts.batch ?? 16;
   const preds = new Int32Array(ds.size);
   let correct = 0, i = 0;
   let pending: Array<{ data: Uint8Array; width: number; height: number; channels: 1 | 3 | 4; label: number }> = [];
-  const flush = () => {
-    clf.classifyBatch(pending, { topK: 1 }).forEach((r, j) => {
+  const flush = async () => {
+    (await clf.classifyBatch(pending, { topK: 1 })).forEach((r, j) => {
       preds[i++] = r.top[0].index;
       if (r.top[0].index === pending[j].label) correct++;
     });
@@ -44,9 +79,9 @@ export async function accuracy(clf: Classifier, spec: string, opts: { batch?: nu
   };
   for await (const s of ds) {
     pending.push({ data: s.pixels, width: s.width, height: s.height, channels: s.channels, label: s.label });
-    if (pending.length === batch) flush();
+    if (pending.length === batch) await flush();
   }
-  if (pending.length) flush();
+  if (pending.length) await flush();
   if (i === 0) throw new VitguardError('E_DATA', `${spec} has no images`);
   return { n: i, top1: correct / i, preds };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { VitguardError } from '../errors.js';
-import { Classifier } from '../classifier.js';
+import { createClassifier } from '../index.js';
 import { intOption, parse } from './args.js';
 import { wasmChoice } from './common.js';
 
@@ -17,14 +17,16 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length < 2) throw new VitguardError('E_USAGE', USAGE);
   const [modelPath, ...images] = positionals;
   const k = intOption(v.top as string | undefined, '--top') ?? 5;
-  const clf = await Classifier.create(new Uint8Array(readFileSync(modelPath)), { wasm: wasmChoice(v.wasm) });
+  const clf = await createClassifier({ model: new Uint8Array(readFileSync(modelPath)), wasm: wasmChoice(v.wasm) });
   try {
-    const results = images.map((path) => {
-      const r = clf.classify(new Uint8Array(readFileSync(path)), { topK: k, logits: true });
-      return { image: path, top: r.top, ood: r.ood, logits: Array.from(r.logits!), timings: r.timings };
-    });
+    const results = [];
+    for (const path of images) {
+      const r = await clf.classify(new Uint8Array(readFileSync(path)), { topK: k, logits: true });
+      results.push({ image: path, top: r.top, ood: r.ood, logits: Array.from(r.logits!), timings: r.timings });
+    }
+    const info = await clf.info();
     if (v.json) {
-      console.log(JSON.stringify({ model: modelPath, wasm: clf.engine.wasm, scheme: clf.info().scheme, results }));
+      console.log(JSON.stringify({ model: modelPath, wasm: info.wasm, scheme: info.scheme, results }));
     } else {
       for (const r of results) {
         console.log(`${basename(r.image)}  (${r.timings.inferMs.toFixed(1)} ms)`);
@@ -33,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    clf.dispose();
+    await clf.dispose();
   }
   return 0;
 }

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VitguardError } from '../errors.js';
-import { Classifier } from '../classifier.js';
+import { createClassifier } from '../index.js';
 import { parse } from './args.js';
 import { wasmChoice } from './common.js';
 import { formatOod } from './classify.js';
@@ -33,19 +33,19 @@ export async function run(argv: string[]): Promise<number> {
   if (!existsSync(modelPath)) throw new VitguardError('E_USAGE', `no model at ${modelPath}`);
   const files = readdirSync(samples).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
   if (!files.length) throw new VitguardError('E_USAGE', `no PNG/JPEG images in ${samples}`);
-  const clf = await Classifier.create(new Uint8Array(readFileSync(modelPath)), { wasm: wasmChoice(v.wasm) });
+  const clf = await createClassifier({ model: new Uint8Array(readFileSync(modelPath)), wasm: wasmChoice(v.wasm) });
   try {
-    const info = clf.info();
+    const info = await clf.info();
     console.log(`vitguard demo — ${info.arch} (${info.scheme}, wasm ${info.wasm}), OOD detector: ${info.ood.method}${info.ood.fitted ? '' : ' (unfitted)'}`);
     console.log(`model trained on Fashion-MNIST; digits, letters and photos are out-of-distribution\n`);
     console.log(`${'image'.padEnd(30)} ${'predicted'.padEnd(22)} verdict`);
     for (const f of files) {
-      const r = clf.classify(new Uint8Array(readFileSync(join(samples, f))), { topK: 1 });
+      const r = await clf.classify(new Uint8Array(readFileSync(join(samples, f))), { topK: 1 });
       const top = r.top[0];
       console.log(`${f.padEnd(30)} ${`${top.label} ${(100 * top.prob).toFixed(0)}%`.padEnd(22)} ${formatOod(r.ood)}`);
     }
   } finally {
-    clf.dispose();
+    await clf.dispose();
   }
   return 0;
 }
