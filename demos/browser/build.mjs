@@ -1,7 +1,9 @@
 // Demo assets, run by `npm run build` after the bundles: dist/demo/manifest.json, the demo model at fp32, w8a8 and
-// w4a8 (quantized here with the SDK's own quantizeModel, from lib/), and the list of sample images.
-// The model is the first of models/fmnist-{deit3,deit,vit}.safetensors that exists. Where none has been trained yet a
-// seeded random model at the same shape stands in, and the manifest (and so the page) says so.
+// w4a8, and the list of sample images. The model is the first of models/fmnist-{deit,deit3,vit}.safetensors that
+// exists; its quantized versions are the shipped models/<name>-<scheme>.safetensors (each with an OOD detector fitted
+// on its own scheme) where present, else quantized here with the SDK's quantizeModel (from lib/) without a detector
+// (a detector is only valid for the scheme it was fitted on). Where no model has been trained yet a seeded random
+// model at the same shape stands in, and the manifest (and so the page) says so.
 //   node demos/browser/build.mjs [--model FILE]
 
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ function randomStandIn() {
 }
 
 export function buildDemo({ model } = {}) {
-  const candidates = model ? [model] : ['fmnist-deit3', 'fmnist-deit', 'fmnist-vit'].map((n) => join(ROOT, 'models', `${n}.safetensors`));
+  const candidates = model ? [model] : ['fmnist-deit', 'fmnist-deit3', 'fmnist-vit'].map((n) => join(ROOT, 'models', `${n}.safetensors`));
   const found = candidates.find((p) => existsSync(p));
   const name = found ? basename(found, '.safetensors') : 'random-fmnist-vit';
   const fp32 = found ? new Uint8Array(readFileSync(found)) : randomStandIn();
@@ -32,9 +34,14 @@ export function buildDemo({ model } = {}) {
   const sizes = {};
   for (const scheme of ['fp32', 'w8a8', 'w4a8']) {
     const file = `models/${name}-${scheme}.safetensors`;
+    const shipped = found && join(ROOT, 'models', `${name}-${scheme}.safetensors`);
     let bytes = fp32;
-    if (scheme !== 'fp32') {
-      const q = quantizeModel(readModel(fp32), { scheme });
+    if (scheme !== 'fp32' && shipped && existsSync(shipped)) {
+      bytes = new Uint8Array(readFileSync(shipped));
+    } else if (scheme !== 'fp32') {
+      const m = readModel(fp32);
+      const { ood: _fittedOnFp32, ...extra } = m.meta.extra;
+      const q = quantizeModel({ ...m, meta: { ...m.meta, extra } }, { scheme });
       bytes = writeSafetensors(q.tensors, encodeMeta(q.meta));
     }
     writeFileSync(join(OUT, file), bytes);

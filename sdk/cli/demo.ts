@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, { model: { type: 'string' }, samples: { type: 'string' }, wasm: { type: 'string' } }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   const root = packageRoot();
-  const modelPath = resolve((v.model as string | undefined) ?? join(root, 'models', 'fmnist-deit3.safetensors'));
+  const modelPath = resolve((v.model as string | undefined) ?? join(root, 'models', 'fmnist-deit.safetensors'));
   const samples = resolve((v.samples as string | undefined) ?? join(root, 'demos', 'samples'));
   if (!existsSync(modelPath)) throw new VitguardError('E_USAGE', `no model at ${modelPath}`);
   const files = readdirSync(samples).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();

@@ -84,7 +84,8 @@ describe('Cloudflare Worker in workerd', () => {
       const r = (await res.json()) as { top: { label: string; prob: number }[]; ood: { score: number; isOOD: boolean | null; method: string }; model: { scheme: string; wasm: string; memoryBytes: number } };
       const w = want.get(f)!;
       expect({ f, label: r.top[0].label, isOOD: r.ood.isOOD }).toEqual({ f, label: w.label, isOOD: w.isOOD });
-      expect(Math.abs(r.ood.score - w.score)).toBeLessThan(2e-3); // workerd runs the relaxed build, Node 20 simd
+      // workerd runs the relaxed build, Node 20 simd: relaxed madd may round differently; the score's scale is the method's
+      expect(Math.abs(r.ood.score - w.score)).toBeLessThan(1e-2 * Math.max(1, Math.abs(w.score))); // int8 activation roundings can flip
       expect(r.top).toHaveLength(5);
       expect(r.model.scheme).toBe('w4a8');
       wasm = r.model.wasm;
