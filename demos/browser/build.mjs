@@ -1,8 +1,7 @@
 // Demo assets, run by `npm run build` after the bundles: dist/demo/manifest.json, the demo model at fp32, w8a8 and
 // w4a8, and the list of sample images. The model is the first of models/fmnist-{deit,deit3,vit}.safetensors that
 // exists; its quantized versions are the shipped models/<name>-<scheme>.safetensors (each with an OOD detector fitted
-// on its own scheme) where present, else quantized here with the SDK's quantizeModel (from lib/) without a detector
-// (a detector is only valid for the scheme it was fitted on). Where no model has been trained yet a seeded random
+// on its own scheme) where present, else quantized here with the SDK's quantizeModel (from lib/), without a detector. Where no model has been trained yet a seeded random
 // model at the same shape stands in, and the manifest (and so the page) says so.
 //   node demos/browser/build.mjs [--model FILE]
 
@@ -39,9 +38,7 @@ export function buildDemo({ model } = {}) {
     if (scheme !== 'fp32' && shipped && existsSync(shipped)) {
       bytes = new Uint8Array(readFileSync(shipped));
     } else if (scheme !== 'fp32') {
-      const m = readModel(fp32);
-      const { ood: _fittedOnFp32, ...extra } = m.meta.extra;
-      const q = quantizeModel({ ...m, meta: { ...m.meta, extra } }, { scheme });
+      const q = quantizeModel(readModel(fp32), { scheme }); // drops the fp32 detector: it is valid for fp32 only
       bytes = writeSafetensors(q.tensors, encodeMeta(q.meta));
     }
     writeFileSync(join(OUT, file), bytes);

@@ -4,6 +4,7 @@
 import { VitguardError } from '../errors.js';
 import type { ModelFile } from '../format/model.js';
 import { encodeMeta } from '../format/model.js';
+import { OOD_META_KEY } from '../ood/threshold.js';
 import { f32Tensor, numel, toFloat32, type Tensor } from '../format/safetensors.js';
 import {
   checkGroup, chooseClip, EDGE_FORMATS, quantizeQ4, quantizeQ8, q4Tensors, q8Tensors, roundEven, SCHEMES,
@@ -159,8 +160,7 @@ export function quantizeModel(model: ModelFile, opts: QuantizeOptions): ModelFil
     tensors.set(`${layer}.weight.scale`, scale);
     if (opts.calib && quantized.has(layer)) tensors.set(`${layer}.act_scale`, f32Tensor([1], new Float32Array([opts.calib.scales[layer]])));
   }
-  const meta = { ...model.meta, scheme: { ...scheme } };
-  return { tensors, meta, metadata: encodeMeta(meta) };
+  return withScheme(model, tensors, scheme);
 }
 
 // --- simulated quantization (sweeps) ---------------------------------------------------------------
@@ -214,8 +214,7 @@ export function simulateModel(model: ModelFile, opts: SimulateOptions): ModelFil
     tensors.set(`${l}.weight`, f32Tensor([...t.shape], fakeQuantWeights(w, N, K, opts.weightBits, opts.group ?? 0, clip)));
   }
   const scheme: QuantScheme = { name: 'sim', weightBits: opts.weightBits, actBits: a, group: opts.group ?? 0, clip, act: 'dynamic', layers };
-  const meta = { ...model.meta, scheme: { ...scheme } };
-  return { tensors, meta, metadata: encodeMeta(meta) };
+  return withScheme(model, tensors, scheme);
 }
 
 /** Per-token fake quantization of activations in JS (mirror of the wasm kernel; for tools without an engine). */
@@ -228,4 +227,14 @@ export function fakeQuantActRowsJs(x: Float32Array, M: number, K: number, bits: 
     const s = Math.fround(mx / qmax);
     for (let k = 0; k < K; k++) x[m * K + k] = Math.fround(Math.min(qmax, Math.max(-qmax, roundEven(Math.fround(x[m * K + k] / s)))) * s);
   }
+}
+
+/**
+ * The model with new tensors and scheme. A fitted OOD detector is dropped: its statistics and threshold belong to the
+ * scheme it was fitted on (refit with `vitguard fit-ood --scheme`).
+ */
+function withScheme(model: ModelFile, tensors: Map<string, Tensor>, scheme: QuantScheme): ModelFile {
+  const { [OOD_META_KEY]: _fittedOnAnotherScheme, ...extra } = model.meta.extra;
+  const meta = { ...model.meta, scheme: { ...scheme }, extra };
+  return { tensors, meta, metadata: encodeMeta(meta) };
 }

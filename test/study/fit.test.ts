@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fitOod } from '../../sdk/study/fit.js';
-import { readModel, type ModelFile } from '../../sdk/format/model.js';
+import { encodeMeta, readModel, type ModelFile } from '../../sdk/format/model.js';
 import { writeSafetensors } from '../../sdk/format/safetensors.js';
 import { Classifier } from '../../sdk/classifier.js';
 import { loadDetector, OOD_META_KEY } from '../../sdk/ood/index.js';
@@ -41,8 +41,11 @@ describe('fit-ood', () => {
 
   it('a detector fitted on one scheme refuses to run on another', async () => {
     const r = await fitOod(tinyModel(2), { id: 'fashion-mnist:train:30', method: 'knn', holdout: 10, scorerOptions: { k: 3 } });
-    const requantized = quantizeModel(r.file, { scheme: 'w4a8' }); // carries the fp32 detector along
-    await expect(Classifier.create(roundTrip(requantized))).rejects.toMatchObject({ code: 'E_OOD', message: expect.stringMatching(/fitted on scheme "fp32" but the model runs "w4a8"/) });
+    const requantized = quantizeModel(r.file, { scheme: 'w4a8' });
+    expect(requantized.meta.extra.ood).toBeUndefined(); // the quantizer drops a detector fitted on another scheme
+    // a file that carries one anyway (assembled by hand or by another tool) is refused
+    const meta = { ...requantized.meta, extra: { ...requantized.meta.extra, ood: r.file.meta.extra.ood } };
+    await expect(Classifier.create(roundTrip({ ...requantized, meta, metadata: encodeMeta(meta) }))).rejects.toMatchObject({ code: 'E_OOD', message: expect.stringMatching(/fitted on scheme "fp32" but the model runs "w4a8"/) });
   });
 
   it('bad input: unknown method, holdout too large, --scheme on a quantized model', async () => {
