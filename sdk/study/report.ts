@@ -3,6 +3,7 @@
 
 import type { EvalResult, EvalRow } from './eval.js';
 import { summarize } from './eval.js';
+import { OA_RULES } from './outlier-scheme.js';
 
 const pct = (x: number) => (100 * x).toFixed(2);
 const signed = (x: number | null, digits = 2) => (x === null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`);
@@ -71,6 +72,11 @@ export function evalMarkdown(res: EvalResult, opts: { title?: string; command?: 
     out.push('## Outlier-aware schemes against their plain counterparts', '');
     out.push('Lost = mean over OOD sets of the AUPR-out drop vs fp32 (points); recovered = (lost(plain) − lost(oa)) / lost(plain), ' +
       `shown only where plain loses more than ${NOISE_FLOOR_PTS} point (below that the drop is within sampling noise). Latency from the table above.`, '');
+    for (const name of new Set(oa.map((o) => o.oa))) {
+      const rule = (OA_RULES as Record<string, string>)[name];
+      if (rule) out.push(`- \`${name}\`: ${rule}.`);
+    }
+    out.push('');
     out.push(mdTable(['model', 'plain → oa', 'score', 'lost plain', 'lost oa', 'recovered', 'latency oa / plain'], oa.map((o) => [
       o.model, `${o.plain} → ${o.oa}`, o.score, o.lostPlain.toFixed(2), o.lostOa.toFixed(2),
       o.recovered === null ? '—' : `${(100 * o.recovered).toFixed(0)} %`, o.latencyRatio === null ? '—' : `×${o.latencyRatio.toFixed(3)}`,
@@ -234,7 +240,7 @@ ${opts.command ? `<p>Regenerate: <code>${esc(opts.command)}</code></p>` : ''}
 <div>${evalCharts(res).join('\n')}</div>
 ${opts.extra ?? ''}
 ${res.latency.length ? `<h2>Batch-1 latency (interleaved medians)</h2>${htmlTable(['model', 'scheme', 'median ms', 'runs', 'wasm'], res.latency.map((l) => [l.model, l.scheme, l.medianMs.toFixed(2), String(l.runs), l.wasm]))}` : ''}
-${outlierAwareSummary(res).length ? `<h2>Outlier-aware schemes against plain</h2>${htmlTable(['model', 'plain → oa', 'score', 'lost plain (pts)', 'lost oa (pts)', 'recovered', 'latency oa / plain'], outlierAwareSummary(res).map((o) => [o.model, `${o.plain} → ${o.oa}`, o.score, o.lostPlain.toFixed(2), o.lostOa.toFixed(2), o.recovered === null ? '—' : `${(100 * o.recovered).toFixed(0)} %`, o.latencyRatio === null ? '—' : `×${o.latencyRatio.toFixed(3)}`]))}` : ''}
+${outlierAwareSummary(res).length ? `<h2>Outlier-aware schemes against plain</h2><ul>${[...new Set(outlierAwareSummary(res).map((o) => o.oa))].filter((n) => n in OA_RULES).map((n) => `<li><code>${esc(n)}</code>: ${esc((OA_RULES as Record<string, string>)[n])}.</li>`).join('')}</ul>${htmlTable(['model', 'plain → oa', 'score', 'lost plain (pts)', 'lost oa (pts)', 'recovered', 'latency oa / plain'], outlierAwareSummary(res).map((o) => [o.model, `${o.plain} → ${o.oa}`, o.score, o.lostPlain.toFixed(2), o.lostOa.toFixed(2), o.recovered === null ? '—' : `${(100 * o.recovered).toFixed(0)} %`, o.latencyRatio === null ? '—' : `×${o.latencyRatio.toFixed(3)}`]))}` : ''}
 <h2>Accuracy and speed</h2>
 ${htmlTable(['model', 'scheme', 'top-1 %', 'n', 'ms / image', 'weights MiB'], res.models.map((m) => [m.model, m.scheme, pct(m.accuracy), String(m.nId), m.msPerImage.toFixed(2), (m.weightBytes / 2 ** 20).toFixed(2)]))}
 <h2>AUPR-out averaged over OOD sets</h2>

@@ -80,6 +80,35 @@ describe('outlier-aware schemes', () => {
     expect(oa).toBeLessThan(plain / 2);
   }, 30_000);
 
+  it('w4a4-oa 8-bit class tokens: 0 tokens = w4a4 exactly, every token = w4a8 exactly, the class token alone in between', async () => {
+    const fp32 = tinyModel(3);
+    const T = 17; // 16 patches + class token
+    const stats = await probeInputStats(fp32, images(4, 1), 4);
+    const test = images(5, 3);
+    // ratio Infinity: no layer at 8 bits, so only the token rows differ from w4a4
+    const oa = (a8Tokens: number) => quantizeOutlierAware(fp32, 'w4a4-oa', stats, { ratio: Infinity, a8Tokens });
+    expect(oa(0).meta.scheme).toMatchObject({ a8Tokens: 0, a8Layers: [], int8Layers: ['patch_embed.proj', 'head'] });
+    expect(quantizeOutlierAware(fp32, 'w4a4-oa', stats).meta.scheme.a8Tokens).toBe(1); // default: the class token
+    const distilled = tinyModel(3, { ...TINY_FMNIST, distilled: true });
+    const dStats = await probeInputStats(distilled, images(2, 1), 2);
+    expect(quantizeOutlierAware(distilled, 'w4a4-oa', dStats).meta.scheme.a8Tokens).toBe(2); // class + distillation
+    const w4a4 = await logits(quantizeModel(fp32, { scheme: 'w4a4' }), test, 5);
+    const w4a8 = await logits(quantizeModel(fp32, { scheme: 'w4a8' }), test, 5);
+    for (const int4Memory of ['fast', 'compact'] as const) {
+      const run = async (f: ModelFile) => { const e = await Engine.create(f, { maxBatch: 3, int4Memory }); const r = e.forwardBatch(test, 5).map((o) => o.logits); e.dispose(); return r; };
+      expect(rmse(await run(oa(0)), w4a4)).toBe(0);
+      expect(rmse(await run(oa(T)), w4a8)).toBe(0);
+      const cls = await run(oa(1));
+      const ref = await logits(fp32, test, 5);
+      expect(rmse(cls, w4a4)).toBeGreaterThan(0);
+      expect(rmse(cls, ref)).toBeLessThan(rmse(w4a4, ref));
+    }
+    expect(() => oa(T + 1)).toThrow(/a8Tokens must be an integer in 0\.\.17/);
+    expect(() => quantizeOutlierAware(fp32, 'w4a8-oa', stats, { a8Tokens: 1 })).toThrow(/w4a4-oa only/);
+    const bad = oa(1);
+    await expect(Engine.create({ ...bad, meta: { ...bad.meta, scheme: { ...bad.meta.scheme, a8Tokens: -1 } } })).rejects.toThrow(/a8Tokens must be an integer/);
+  }, 30_000);
+
   it('errors: missing calibration, corrupt outlier index, wrong metadata', async () => {
     const fp32 = tinyModel(4);
     await expect(modelForScheme(fp32, 'w4a8-oa')).rejects.toThrow(/needs ID calibration images/);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from 'fast-png';
-import { outlierAwareSummary, lineChartSvg } from '../../sdk/study/report.js';
+import { outlierAwareSummary, lineChartSvg, evalMarkdown, evalHtml } from '../../sdk/study/report.js';
+import { OA_RULES } from '../../sdk/study/outlier-scheme.js';
 import type { EvalResult, EvalRow } from '../../sdk/study/eval.js';
 import { addDrops, classifierHead } from '../../sdk/study/eval.js';
 import { colormap, heatmapPng } from '../../sdk/study/heatmap.js';
@@ -39,6 +40,12 @@ describe('reports', () => {
     const small = outlierAwareSummary(result([['fp32', 'msp', 'a', 0.9], ['w4a4', 'msp', 'a', 0.895], ['w4a4-oa', 'msp', 'a', 0.9]], []));
     expect(small[0].recovered).toBeNull();
     expect(small[0].latencyRatio).toBeNull();
+    // the reports say what the -oa scheme keeps at 8 bits
+    const md = evalMarkdown(res);
+    expect(md).toContain(`- \`w4a4-oa\`: ${OA_RULES['w4a4-oa']}.`);
+    expect(md).toMatch(/class \(and distillation\) token/);
+    expect(md).not.toContain('`w4a8-oa`');
+    expect(evalHtml(res)).toContain('<li><code>w4a4-oa</code>: int4 weights');
   });
 
   it('SVG line chart and sweep plot are self-contained SVG with one polyline per series', () => {
