@@ -5,32 +5,9 @@
 import type { ViTConfig } from '../format/model.js';
 import { f32Tensor, type Tensor } from '../format/safetensors.js';
 import { expectedTensors } from './arch.js';
+import { gaussian, mulberry32 } from '../data/random.js';
 
-/** mulberry32: a small, fast, seedable PRNG → uniform [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples by Box–Muller. */
-export function gaussian(rand: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) { const s = spare; spare = null; return s; }
-    let u = 0;
-    while (u === 0) u = rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-}
+export { gaussian, mulberry32 } from '../data/random.js';
 
 export function randomCheckpoint(config: ViTConfig, seed = 0): Map<string, Tensor> {
   const randn = gaussian(mulberry32(seed));

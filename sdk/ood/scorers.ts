@@ -12,6 +12,7 @@
 import { VitguardError } from '../errors.js';
 import { decodeArray, encodeArray, roundTo, type ArrayDType, type EncodedArray } from './codec.js';
 import { choleskyWithRidge, invertLower, pinvSolve, ScatterAccumulator, symmetricEigen } from './linalg.js';
+import { mulberry32 } from '../data/random.js';
 
 export type ScorerName = 'msp' | 'maxlogit' | 'energy' | 'gen' | 'mahalanobis' | 'rmahalanobis' | 'knn' | 'vim';
 export const SCORER_NAMES: readonly ScorerName[] = ['msp', 'maxlogit', 'energy', 'gen', 'mahalanobis', 'rmahalanobis', 'knn', 'vim'];
@@ -196,18 +197,6 @@ function positiveInt(v: unknown, what: string): number {
 function positiveNumber(v: unknown, what: string): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) bad(`${what} must be a positive number, got ${String(v)}`);
   return v;
-}
-
-/** A deterministic PRNG (mulberry32), for the KNN bank subsample. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // --- the base class -----------------------------------------------------------------------------------------------
