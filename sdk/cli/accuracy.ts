@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       if (base) {
         let agree = 0;
         for (let j = 0; j < r.n; j++) if (r.preds[j] === base.preds[j]) agree++;
-        Object.assign(row, { delta_points: 100 * (r.top1 - base.top1), agreement: agree / r.n, vs: schemes[0] });
+        Object.assign(row, { delta_points: Number((100 * (r.top1 - base.top1)).toFixed(2)), agreement: agree / r.n, vs: schemes[0] });
       } else {
         base = r;
       }
