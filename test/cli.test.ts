@@ -67,6 +67,30 @@ describe('vitguard CLI', () => {
     expect(existsSync(bad)).toBe(false);
   });
 
+  it('quantize --calib stores static activation scales; an empty or wrong-channel calibration set is refused', async () => {
+    const q = join(dir, 'w8-static.safetensors');
+    expect(await main(['quantize', resolve(root, 'models/fmnist-deit3.safetensors'), '-o', q, '--scheme', 'w8a8', '--calib', 'fashion-mnist:train:32'])).toBe(0);
+    const m = readModel(readFileSync(q));
+    expect(m.meta.scheme).toMatchObject({ name: 'w8a8', act: 'static' });
+    const s = m.tensors.get('blocks.0.mlp.fc2.act_scale')!;
+    const scale = new Float32Array(s.bytes.slice().buffer)[0];
+    expect(scale).toBeGreaterThan(0);
+    out = [];
+    process.env.VITGUARD_FMNIST = FMNIST;
+    try {
+      expect(await main(['accuracy', q, '--data', 'fashion-mnist:test:100', '--json'])).toBe(0);
+    } finally {
+      delete process.env.VITGUARD_FMNIST;
+    }
+    expect(JSON.parse(out[0]).top1).toBeGreaterThan(0.85);
+    const bad = join(dir, 'calib-bad.safetensors');
+    const empty = mkdtempSync(join(tmpdir(), 'vitguard-empty-'));
+    await expect(main(['quantize', resolve(root, 'models/fmnist-vit.safetensors'), '-o', bad, '--scheme', 'w8a8', '--calib', `folder:${empty}`])).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/empty/) });
+    await expect(main(['quantize', resolve(root, 'models/fmnist-vit.safetensors'), '-o', bad, '--scheme', 'w8a8', '--calib', 'cifar10:test:4'])).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/3-channel images but the model takes 1-channel/) });
+    await expect(main(['quantize', resolve(root, 'models/fmnist-vit.safetensors'), '-o', bad, '--scheme', 'w4a16', '--calib', 'fashion-mnist:train:4'])).rejects.toMatchObject({ code: 'E_SCHEME' });
+    expect(existsSync(bad)).toBe(false);
+  });
+
   it('rejects unknown commands and options with usage', async () => {
     await expect(main(['frobnicate'])).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(main(['classify', '--nope'])).rejects.toMatchObject({ code: 'E_USAGE' });
