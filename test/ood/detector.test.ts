@@ -3,16 +3,7 @@ import { loadDetector, mspVerdict, withDetector } from '../../sdk/ood/detector.j
 import { calibrateDetector, OOD_META_KEY } from '../../sdk/ood/threshold.js';
 import { createScorer } from '../../sdk/ood/scorers.js';
 import { decodeMeta, encodeMeta, type ModelMeta } from '../../sdk/format/model.js';
-import { VitguardError } from '../../sdk/errors.js';
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof VitguardError ? e.code : `not a VitguardError: ${String(e)}`;
-  }
-  return undefined;
-}
+import { codeOf } from './helpers.js';
 
 const meta = (scheme: string): ModelMeta => ({
   arch: 'test',

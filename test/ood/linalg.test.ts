@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cholesky, choleskyWithRidge, invertLower, pinvSolve, ScatterAccumulator, symmetricEigen } from '../../sdk/ood/linalg.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './helpers.js';
 
 function randomSymmetric(n: number, seed: number): Float64Array {
   const r = rng(seed);

@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { auroc, averagePrecision, auprTrapezoid, fpr95OpenOOD, fprAtTpr, oodMetrics, FPR95_DEFINITION } from '../../sdk/ood/metrics.js';
-import { VitguardError } from '../../sdk/errors.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof VitguardError ? e.code : `not a VitguardError: ${String(e)}`;
-  }
-  return undefined;
-}
+import { rng, codeOf } from './helpers.js';
 
 // Brute-force references, straight from the definitions (O(n²)), for positives expected to score higher.
 function aurocBrute(pos: number[], neg: number[]): number {

@@ -4,27 +4,10 @@ import {
   scoreAll, scorerFromJSON, VimScorer, type FitData, type ScorerName,
 } from '../../sdk/ood/scorers.js';
 import { decodeArray } from '../../sdk/ood/codec.js';
-import { VitguardError } from '../../sdk/errors.js';
+import { rng, codeOf } from './helpers.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-}
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof VitguardError ? e.code : `not a VitguardError: ${String(e)}`;
-  }
-  return undefined;
 }
 const f32 = (...v: number[]) => Float32Array.from(v);
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };

@@ -1,25 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { calibrateDetector, calibrateThreshold, detectorFromJSON, OOD_META_KEY, OodDetector } from '../../sdk/ood/threshold.js';
 import { createScorer } from '../../sdk/ood/scorers.js';
-import { VitguardError } from '../../sdk/errors.js';
+import { rng, codeOf } from './helpers.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof VitguardError ? e.code : `not a VitguardError: ${String(e)}`;
-  }
-  return undefined;
-}
 function shuffled(n: number, seed: number): number[] {
   const r = rng(seed);
   const a = Array.from({ length: n }, (_, i) => i + 1);
