@@ -7,6 +7,7 @@ import { Engine, type WasmChoice, type WasmSource } from './engine/index.js';
 import { preprocess, type RawImage } from './image/preprocess.js';
 import { decodeImage } from './image/decode.js';
 import { loadDetector, mspVerdict, type OodVerdict, type Detector } from './ood/detector.js';
+import { softmax } from './ood/scorers.js';
 import './quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, w4a16, w4a4) with the engine
 
 export interface TopEntry { index: number; label: string; prob: number }
@@ -37,16 +38,6 @@ export interface ClassifierInfo {
 }
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
-
-export function softmax(logits: ArrayLike<number>): Float64Array {
-  let m = -Infinity;
-  for (let i = 0; i < logits.length; i++) m = Math.max(m, logits[i]);
-  const p = new Float64Array(logits.length);
-  let s = 0;
-  for (let i = 0; i < logits.length; i++) s += p[i] = Math.exp(logits[i] - m);
-  for (let i = 0; i < p.length; i++) p[i] /= s;
-  return p;
-}
 
 export function topK(logits: ArrayLike<number>, k: number, labels: string[]): TopEntry[] {
   const p = softmax(logits);

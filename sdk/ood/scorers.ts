@@ -93,6 +93,16 @@ function maxOf(z: ArrayLike<number>): number {
   return m;
 }
 
+/** Softmax probabilities of logits (C), in f64, max-subtracted so large logits do not overflow. */
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  const m = maxOf(logits);
+  const p = new Float64Array(logits.length);
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) s += p[i] = Math.exp(logits[i] - m);
+  for (let i = 0; i < p.length; i++) p[i] /= s;
+  return p;
+}
+
 /** Maximum softmax probability. */
 export function mspScore(logits: ArrayLike<number>): number {
   const m = maxOf(logits);
@@ -117,11 +127,7 @@ export function energyScore(logits: ArrayLike<number>, temperature = 1): number 
 /** GEN (Liu et al., CVPR 2023): −Σ over the M largest softmax probabilities of p^γ·(1−p)^γ. */
 export function genScore(logits: ArrayLike<number>, gamma = 0.1, topM = 100): number {
   const c = logits.length;
-  const m = maxOf(logits);
-  const p = new Float64Array(c);
-  let s = 0;
-  for (let i = 0; i < c; i++) s += p[i] = Math.exp(logits[i] - m);
-  for (let i = 0; i < c; i++) p[i] /= s;
+  const p = softmax(logits);
   const M = Math.min(topM, c);
   if (M < c) p.sort().reverse();
   let g = 0;
