@@ -1,5 +1,5 @@
-// The wasm engine against the float64 reference forward (reference.ts) on tiny random models of every family,
-// plus batch == single, attention rows summing to 1, validation errors and trap recovery.
+// The wasm engine against the float64 reference forward (test/oracle/js-reference.ts) on tiny random models of
+// every family, plus batch == single, attention rows summing to 1, validation errors and trap recovery.
 
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../sdk/engine/index.js';
@@ -7,7 +7,7 @@ import { isVitguardError } from '../../sdk/errors.js';
 import { f32Tensor } from '../../sdk/format/safetensors.js';
 import { randomF32 } from '../kernels/helpers.js';
 import { modelBytes, randomModel, TINY } from './models.js';
-import { referenceForward } from './reference.js';
+import { referenceForward } from '../oracle/js-reference.js';
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0, m = 0;

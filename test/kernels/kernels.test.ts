@@ -4,6 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmInstance } from '../../sdk/engine/wasm.js';
 import { kernelInstance, maxAbs, maxAbsDiff, randomF32, SIZES } from './helpers.js';
+import { erf } from '../oracle/js-reference.js'; // f64, to ~1e-13 (checked in test/oracle)
 
 let w: WasmInstance;
 beforeAll(async () => {
@@ -117,25 +118,6 @@ describe('layernorm', () => {
   });
 });
 
-/** erf by its Maclaurin series (|x| < 3) or continued fraction (|x| ≥ 3), in f64: exact to ~1e-13. */
-function erfExact(x: number): number {
-  const ax = Math.abs(x);
-  let r: number;
-  if (ax < 3) {
-    let t = ax, s = ax;
-    for (let n = 1; Math.abs(t) > 1e-17 * Math.abs(s); n++) {
-      t *= (-ax * ax) / n;
-      s += t / (2 * n + 1);
-    }
-    r = (2 / Math.sqrt(Math.PI)) * s;
-  } else {
-    let f = 0;
-    for (let k = 60; k >= 1; k--) f = k / 2 / (ax + f);
-    r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
-  }
-  return x < 0 ? -r : r;
-}
-
 describe('gelu (exact, erf)', () => {
   it('simd and ref agree with the exact GELU to 1e-6·(1+|x|) over [-8, 8]', () => {
     const { heap, kernels: k } = w;
@@ -149,7 +131,7 @@ describe('gelu (exact, erf)', () => {
     let eo = 0, er = 0;
     for (let i = 0; i < n; i++) {
       const x = xs[i];
-      const exact = 0.5 * x * (1 + erfExact(x / Math.SQRT2));
+      const exact = 0.5 * x * (1 + erf(x / Math.SQRT2));
       eo = Math.max(eo, Math.abs(o[i] - exact) / (1 + Math.abs(x)));
       er = Math.max(er, Math.abs(r[i] - exact) / (1 + Math.abs(x)));
     }
@@ -168,7 +150,7 @@ describe('gelu (exact, erf)', () => {
     }
   });
   it('erf_ref is within 1.3e-7 of erf', () => {
-    for (let x = -5; x <= 5; x += 0.01) expect(Math.abs(w.kernels.erf_ref(x) - erfExact(x))).toBeLessThan(1.3e-7);
+    for (let x = -5; x <= 5; x += 0.01) expect(Math.abs(w.kernels.erf_ref(x) - erf(x))).toBeLessThan(1.3e-7);
   });
 });
 

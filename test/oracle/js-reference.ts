@@ -1,5 +1,7 @@
 // A plain float64 forward pass of a timm ViT / DeiT / DeiT3, written as obviously as possible (loops over indices,
 // no packing, no tricks) and independent of both the engine and the ONNX graph. Only for tiny configs: it is slow.
+// The one f64 reference: test/oracle checks the ONNX graph against it, test/engine the wasm engine (attention and
+// token norms included), test/kernels the GELU kernel against its erf.
 
 import type { ViTConfig } from '../../sdk/format/model.js';
 import { toFloat32, type Tensor } from '../../sdk/format/safetensors.js';
@@ -8,6 +10,8 @@ import { VitguardError } from '../../sdk/errors.js';
 export interface ReferenceOutput {
   logits: Float64Array; // [numClasses]
   feature: Float64Array; // [D]
+  attention: Float64Array[]; // per layer [heads, T, T]: softmax probabilities
+  tokenNorms: Float64Array[]; // per layer [T]: L2 norm of every token of the block output
 }
 
 function get(tensors: Map<string, Tensor>, name: string): Float64Array {
@@ -109,12 +113,15 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
   let x: Float64Array[] = c.noEmbedClass ? [...prefix, ...addPos(patches)] : addPos([...prefix, ...patches]);
   const T = x.length;
 
+  const attention: Float64Array[] = [];
+  const tokenNorms: Float64Array[] = [];
   for (let b = 0; b < c.depth; b++) {
     const p = `blocks.${b}.`;
     // attention
     const h = layerNorm(x, t(p + 'norm1.weight'), t(p + 'norm1.bias'), c.eps);
     const qkv = blockLinear(p + 'attn.qkv', h, t(p + 'attn.qkv.weight'), t(p + 'attn.qkv.bias'), 3 * D, D);
     const ctx = Array.from({ length: T }, () => new Float64Array(D));
+    const probs = new Float64Array(H * T * T);
     for (let head = 0; head < H; head++) {
       const q = (r: number, i: number) => qkv[r][head * hd + i];
       const k = (r: number, i: number) => qkv[r][D + head * hd + i];
@@ -129,6 +136,7 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
         const mx = Math.max(...scores);
         let z = 0;
         for (let s = 0; s < T; s++) { scores[s] = Math.exp(scores[s] - mx); z += scores[s]; }
+        for (let s = 0; s < T; s++) probs[(head * T + r) * T + s] = scores[s] / z;
         for (let i = 0; i < hd; i++) {
           let acc = 0;
           for (let s = 0; s < T; s++) acc += (scores[s] / z) * v(s, i);
@@ -136,6 +144,7 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
         }
       }
     }
+    attention.push(probs);
     const a = blockLinear(p + 'attn.proj', ctx, t(p + 'attn.proj.weight'), t(p + 'attn.proj.bias'), D, D);
     const g1 = c.layerScale ? t(p + 'ls1.gamma') : null;
     x = x.map((row, r) => row.map((v, d) => v + (g1 ? g1[d] : 1) * a[r][d]));
@@ -145,6 +154,7 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
     const f2 = blockLinear(p + 'mlp.fc2', f1, t(p + 'mlp.fc2.weight'), t(p + 'mlp.fc2.bias'), D, c.mlpHidden);
     const g2 = c.layerScale ? t(p + 'ls2.gamma') : null;
     x = x.map((row, r) => row.map((v, d) => v + (g2 ? g2[d] : 1) * f2[r][d]));
+    tokenNorms.push(Float64Array.from(x, (row) => Math.hypot(...row)));
   }
 
   x = layerNorm(x, t('norm.weight'), t('norm.bias'), c.eps);
@@ -154,5 +164,5 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
     const ld = linear([x[1]], t('head_dist.weight'), t('head_dist.bias'), c.numClasses, D)[0];
     logits = logits.map((v, i) => (v + ld[i]) / 2);
   }
-  return { logits, feature };
+  return { logits, feature, attention, tokenNorms };
 }
