@@ -34,25 +34,15 @@ async function spawnNode(url: URL | string): Promise<WorkerHandle> {
   } catch (e) {
     throw new VitguardError('E_WORKER', `could not start a worker from ${String(url)}: ${(e as Error).message}`, { cause: e });
   }
-  let terminated = false;
-  let notify: ((reason: string) => void) | null = null;
-  let pendingReason: string | null = null;
-  const die = (reason: string) => {
-    if (terminated) return;
-    terminated = true;
-    if (notify) notify(reason); else pendingReason = reason;
-  };
-  worker.on('error', (e: Error) => die(`the worker threw ${e.name}: ${e.message}`));
-  worker.on('exit', (code: number) => die(`the worker exited with code ${code}`));
-  worker.on('messageerror', (e: Error) => die(`a message could not be deserialised: ${e.message}`));
+  const death = deathNotice();
+  worker.on('error', (e: Error) => death.die(`the worker threw ${e.name}: ${e.message}`));
+  worker.on('exit', (code: number) => death.die(`the worker exited with code ${code}`));
+  worker.on('messageerror', (e: Error) => death.die(`a message could not be deserialised: ${e.message}`));
   return {
     endpoint: nodeEndpoint(worker as unknown as Parameters<typeof nodeEndpoint>[0]),
-    onDeath(cb) {
-      notify = cb;
-      if (pendingReason !== null) cb(pendingReason);
-    },
+    onDeath: death.onDeath,
     async terminate() {
-      terminated = true;
+      death.silence();
       await worker.terminate();
     },
     ref: () => worker.ref(),
@@ -70,29 +60,43 @@ async function spawnBrowser(url: URL | string): Promise<WorkerHandle> {
   } catch (e) {
     throw new VitguardError('E_WORKER', `could not start a worker from ${String(url)}: ${(e as Error).message}`, { cause: e });
   }
-  let terminated = false;
-  let notify: ((reason: string) => void) | null = null;
-  let pendingReason: string | null = null;
-  const die = (reason: string) => {
-    if (terminated) return;
-    terminated = true;
-    worker.terminate();
-    if (notify) notify(reason); else pendingReason = reason;
-  };
+  const death = deathNotice(() => worker.terminate());
   // a module worker that fails to load, and an uncaught exception inside one, both surface as 'error'
-  worker.addEventListener('error', (e: ErrorEvent) => { e.preventDefault?.(); die(`the worker failed: ${e.message || 'script error (could not load or crashed)'}`); });
-  worker.addEventListener('messageerror', () => die('a message could not be deserialised'));
+  worker.addEventListener('error', (e: ErrorEvent) => { e.preventDefault?.(); death.die(`the worker failed: ${e.message || 'script error (could not load or crashed)'}`); });
+  worker.addEventListener('messageerror', () => death.die('a message could not be deserialised'));
   return {
     endpoint: worker,
-    onDeath(cb) {
-      notify = cb;
-      if (pendingReason !== null) cb(pendingReason);
-    },
+    onDeath: death.onDeath,
     async terminate() {
-      terminated = true;
+      death.silence();
       worker.terminate();
     },
     ref: () => {},
     unref: () => {},
+  };
+}
+
+/**
+ * The death notice both handles share: the first die() after start (and before terminate(), which silences it) runs
+ * `onDie`, then reaches the onDeath callback, now or, if none is set yet, when one is.
+ */
+function deathNotice(onDie?: () => void): { die(reason: string): void; onDeath(cb: (reason: string) => void): void; silence(): void } {
+  let done = false;
+  let notify: ((reason: string) => void) | null = null;
+  let pendingReason: string | null = null;
+  return {
+    die(reason) {
+      if (done) return;
+      done = true;
+      onDie?.();
+      if (notify) notify(reason); else pendingReason = reason;
+    },
+    onDeath(cb) {
+      notify = cb;
+      if (pendingReason !== null) cb(pendingReason);
+    },
+    silence() {
+      done = true;
+    },
   };
 }
