@@ -8,7 +8,7 @@
 // Web Worker (browser) or worker_threads (Node) through comlink, `workers: N` in a pool of N; images and results are
 // transferred, not copied. Both modes return the same numbers: the worker runs the same Classifier on the same bytes.
 
-import { Classifier, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput, type TopEntry } from './classifier.js';
+import { Classifier, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from './classifier.js';
 import type { WasmChoice, WasmSource } from './engine/index.js';
 import { VitguardError } from './errors.js';
 import type { RawImage } from './image/preprocess.js';

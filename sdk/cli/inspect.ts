@@ -13,8 +13,7 @@ import { writeFileAtomic } from './io.js';
 import { inspectText, runInspect } from '../study/inspect.js';
 import { heatmapPng, type HeatmapRow } from '../study/heatmap.js';
 import { checkSchemes, modelForScheme } from '../study/schemes.js';
-import { openNonEmpty } from '../study/features.js';
-
+import { calibrationImages, openNonEmpty } from '../study/features.js';
 
 const USAGE = `usage: vitguard inspect --model M --data SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8] [--limit N] [--scores msp,maxlogit,energy]
        [--json] [--calib SPEC] [--heatmap IMAGE -o out.png]
@@ -42,13 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   if (schemes.some((s) => s.endsWith('-oa'))) {
     if (!v.calib) throw new VitguardError('E_USAGE', 'outlier-aware schemes need --calib SPEC (ID training images, e.g. fashion-mnist:train:64)');
     const ds = await openNonEmpty(v.calib as string, 'calibration', dataOpts);
-    const per = c.inChans * c.imgSize * c.imgSize;
-    const images = new Float32Array(ds.size * per);
-    for (let i = 0; i < ds.size; i++) {
-      const s = await ds.at(i);
-      images.set(preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans), i * per);
-    }
-    calib = { images, n: ds.size };
+    calib = await calibrationImages(file, ds, ds.size);
   }
   if (v.heatmap) {
     const d = decodeImage(new Uint8Array(readFileSync(v.heatmap as string)));

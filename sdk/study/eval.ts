@@ -9,13 +9,12 @@ import { VitguardError } from '../errors.js';
 import { Engine, type WasmChoice } from '../engine/index.js';
 import type { ModelFile } from '../format/model.js';
 import { toFloat32 } from '../format/safetensors.js';
-import { preprocess } from '../image/preprocess.js';
-import type { Dataset, OpenDatasetOptions } from '../data/index.js';
+import type { OpenDatasetOptions } from '../data/index.js';
 import {
   AUPR_DEFINITION, FPR95_DEFINITION, createScorer, isScorerName, oodMetrics, SCORER_NAMES,
   type ClassifierHead, type OodMetrics, type Scorer, type ScorerName, type ScorerOptions,
 } from '../ood/index.js';
-import { extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
+import { calibrationImages, extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
 import { checkSchemes, modelForScheme } from './schemes.js';
 import { benchSchemes } from './latency.js';
 import { dequantizeQ4, dequantizeQ8, readQ4, readQ8 } from '../quant/index.js';
@@ -184,19 +183,6 @@ export function addDrops(rows: EvalRow[]): EvalRow[] {
 }
 
 // --- the whole study ---------------------------------------------------------------------------------------------
-
-/** Normalised CHW of the first n images of ds for `file`'s preprocessing. */
-async function calibrationImages(file: ModelFile, ds: Dataset, n: number): Promise<{ images: Float32Array; n: number }> {
-  const { config: c, preprocessing } = file.meta;
-  const per = c.inChans * c.imgSize * c.imgSize;
-  const m = Math.min(n, ds.size);
-  const images = new Float32Array(m * per);
-  for (let i = 0; i < m; i++) {
-    const s = await ds.at(i);
-    images.set(preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans), i * per);
-  }
-  return { images, n: m };
-}
 
 export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   const t0 = performance.now();

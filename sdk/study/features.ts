@@ -5,7 +5,7 @@
 
 import { VitguardError } from '../errors.js';
 import type { Engine, ForwardOptions, ForwardResult } from '../engine/index.js';
-import type { ModelMeta } from '../format/model.js';
+import type { ModelFile, ModelMeta } from '../format/model.js';
 import { preprocess } from '../image/preprocess.js';
 import { openDataset, type Dataset, type OpenDatasetOptions, type Sample } from '../data/index.js';
 
@@ -36,6 +36,22 @@ export async function openNonEmpty(spec: string, role: string, opts: OpenDataset
   return ds;
 }
 
+/** One dataset sample → normalised CHW [inChans, imgSize, imgSize] with the model's own preprocessing. */
+export function sampleTensor(meta: ModelMeta, s: Sample): Float32Array {
+  const { config: c, preprocessing } = meta;
+  return preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans);
+}
+
+/** Normalised CHW of the first n images of ds (fewer if ds is smaller) for `file`'s preprocessing: [m, C, S, S]. */
+export async function calibrationImages(file: ModelFile, ds: Dataset, n: number): Promise<{ images: Float32Array; n: number }> {
+  const c = file.meta.config;
+  const per = c.inChans * c.imgSize * c.imgSize;
+  const m = Math.min(n, ds.size);
+  const images = new Float32Array(m * per);
+  for (let i = 0; i < m; i++) images.set(sampleTensor(file.meta, await ds.at(i)), i * per);
+  return { images, n: m };
+}
+
 /**
  * Run every image of `ds` through `engine`; `each` (optional) sees every forward result with its sample index
  * (for diagnostics that need attention or hidden states), `fwd` says which extra outputs to compute.
@@ -46,7 +62,7 @@ export async function extractFeatures(
   opts: { fwd?: ForwardOptions; each?: (r: ForwardResult, index: number, sample: Sample) => void } = {},
 ): Promise<FeatureSet> {
   const meta: ModelMeta = engine.meta;
-  const { config: c, preprocessing } = meta;
+  const c = meta.config;
   const per = c.inChans * c.imgSize * c.imgSize;
   const B = engine.maxBatch;
   const chw = new Float32Array(per * B);
@@ -54,7 +70,7 @@ export async function extractFeatures(
   let pending: Sample[] = [];
   let ms = 0;
   const flush = () => {
-    pending.forEach((s, j) => chw.set(preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans), j * per));
+    pending.forEach((s, j) => chw.set(sampleTensor(meta, s), j * per));
     const t0 = performance.now();
     const res = engine.forwardBatch(chw.subarray(0, pending.length * per), pending.length, opts.fwd ?? {});
     ms += performance.now() - t0;

@@ -9,10 +9,9 @@ import { encodeMeta, type ModelFile } from '../format/model.js';
 import type { OpenDatasetOptions } from '../data/index.js';
 import { mulberry32 } from '../data/random.js';
 import { calibrateDetector, createScorer, isScorerName, SCORER_NAMES, withDetector, type OodDetector, type ScorerOptions } from '../ood/index.js';
-import { extractFeatures, openNonEmpty, type FeatureSet } from './features.js';
+import { calibrationImages, extractFeatures, openNonEmpty, type FeatureSet } from './features.js';
 import { classifierHead } from './eval.js';
 import { modelForScheme } from './schemes.js';
-import { preprocess } from '../image/preprocess.js';
 
 export interface FitOodOptions {
   /** ID training spec, e.g. fashion-mnist:train:5000. */
@@ -54,17 +53,7 @@ export async function fitOod(model: ModelFile, opts: FitOodOptions): Promise<Fit
     if (model.meta.scheme.name !== 'fp32') {
       throw new VitguardError('E_SCHEME', `--scheme ${opts.scheme} asked for, but the model is already quantized as ${model.meta.scheme.name}: pass the fp32 model, or drop --scheme`);
     }
-    let calib: { images: Float32Array; n: number } | undefined;
-    if (opts.scheme.endsWith('-oa')) {
-      const { config: c, preprocessing } = model.meta;
-      const per = c.inChans * c.imgSize * c.imgSize, n = Math.min(64, ds.size);
-      const images = new Float32Array(n * per);
-      for (let i = 0; i < n; i++) {
-        const s = await ds.at(i);
-        images.set(preprocess({ data: s.pixels, width: s.width, height: s.height, channels: s.channels }, preprocessing, c.imgSize, c.inChans), i * per);
-      }
-      calib = { images, n };
-    }
+    const calib = opts.scheme.endsWith('-oa') ? await calibrationImages(model, ds, 64) : undefined;
     file = await modelForScheme(model, opts.scheme, { calib, wasm: opts.wasm });
   }
   const n = ds.size;
