@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { VitguardError } from '../errors.js';
 import { createClassifier, type ClassifierImage, type ClassifyOptions, type ClassifyResult } from '../index.js';
-import { readModel } from '../format/model.js';
-import { encodeMeta } from '../format/model.js';
+import { encodeMeta, readModel } from '../format/model.js';
 import { writeSafetensors } from '../format/safetensors.js';
 import { openDataset } from '../data/index.js';
 import { quantizeModel } from '../quant/index.js';

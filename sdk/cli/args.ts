@@ -18,6 +18,11 @@ export function parse(argv: string[], options: Options, usage: string): Parsed {
   }
 }
 
+/** "a, b,,c" → ['a', 'b', 'c']: a comma-separated option's items, trimmed, empty ones dropped. */
+export function stringList(s: string | boolean | undefined): string[] {
+  return String(s).split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 export function numberList(s: string | undefined, what: string): number[] | undefined {
   if (s === undefined) return undefined;
   const v = s.split(',').map((x) => Number(x.trim()));

@@ -1,21 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { VitguardError } from '../errors.js';
-import { readModel } from '../format/model.js';
-import { intOption, parse } from './args.js';
-import { wasmChoice } from './common.js';
+import { intOption, parse, stringList } from './args.js';
+import { namedModel, wasmChoice } from './common.js';
 import { writeFileAtomic } from './io.js';
 import { parseScores, runEval } from '../study/eval.js';
 import { evalHtml, evalMarkdown, evalText } from '../study/report.js';
 
 const USAGE = `usage: vitguard eval --model M [--model M2 ...] --id SPEC --ood SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8,w4a16,w4a4]
        [--scores msp,maxlogit,energy,mahalanobis,knn,vim] [--fit SPEC] [--limit N] [--json] [--report out.html]
-       [--markdown out.md] [--outlier-channels K] [--knn-k K] [--latency RUNS] [--batch N] [--wasm auto|simd|relaxed] [--data-root DIR]
+       [--markdown out.md] [--title TEXT] [--command TEXT] [--outlier-channels K] [--knn-k K] [--latency RUNS] [--batch N]
+       [--wasm auto|simd|relaxed] [--data-root DIR]
 The study as a command: per model × scheme × score × OOD set, top-1 accuracy on the ID set, AUROC, AUPR-in, AUPR-out,
 FPR@95 and the AUPR-out drop against fp32. Features are computed once per model × scheme × set; feature scores
 (mahalanobis, rmahalanobis, knn, vim) are fitted on --fit (ID training images) through the same scheme.
 --limit N samples N images per ID/OOD set (seeded, class-balanced) unless a spec has its own :N.
-Schemes: fp32, w8a8, w4a8, w4a16, w4a4, w4a8-oa, w4a4-oa (outlier-aware), sim-wWaA (simulated).`;
+Schemes: fp32, w8a8, w4a8, w4a16, w4a4, w4a8-oa, w4a4-oa (outlier-aware), sim-wWaA (simulated).
+Defaults: --schemes fp32,w8a8,w4a8,w4a16,w4a4, --scores msp,maxlogit,energy.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -27,13 +26,12 @@ export async function run(argv: string[]): Promise<number> {
   if (v.help) { console.log(USAGE); return 0; }
   const modelPaths = (v.model as unknown as string[] | undefined) ?? [];
   if (!modelPaths.length || !v.id || !v.ood) throw new VitguardError('E_USAGE', `eval needs --model, --id and --ood\n${USAGE}`);
-  const list = (s: unknown) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
   const res = await runEval({
-    models: modelPaths.map((p) => ({ name: basename(p).replace(/\.safetensors$/, ''), file: readModel(new Uint8Array(readFileSync(p))) })),
+    models: modelPaths.map(namedModel),
     id: v.id as string,
-    ood: list(v.ood),
-    schemes: list(v.schemes ?? 'fp32,w8a8,w4a8,w4a16,w4a4'),
-    scores: parseScores(list(v.scores ?? 'msp,maxlogit,energy')),
+    ood: stringList(v.ood),
+    schemes: stringList(v.schemes ?? 'fp32,w8a8,w4a8,w4a16,w4a4'),
+    scores: parseScores(stringList(v.scores ?? 'msp,maxlogit,energy')),
     fit: v.fit as string | undefined,
     limit: intOption(v.limit as string | undefined, '--limit'),
     scorerOptions: v['knn-k'] ? { knn: { k: intOption(v['knn-k'] as string, '--knn-k') } } : undefined,

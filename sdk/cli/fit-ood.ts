@@ -8,9 +8,10 @@ import { writeFileAtomic } from './io.js';
 import { fitOod } from '../study/fit.js';
 
 const USAGE = `usage: vitguard fit-ood MODEL --id SPEC --method NAME [--holdout N] [--scheme S] [--tpr 0.95] [--k K] -o OUT
+                        [--json] [--wasm auto|simd|relaxed] [--data-root DIR]
 Fits an OOD detector (msp, maxlogit, energy, gen, mahalanobis, rmahalanobis, knn, vim) on ID training images through
-the model's engine and scheme (--scheme quantizes an fp32 model first), sets its threshold at 95 % ID true-positive
-rate on --holdout held-out ID images (default 20 %), and writes the model with the detector in its metadata.
+the model's engine and scheme (--scheme quantizes an fp32 model first), sets its threshold at --tpr (default 0.95) ID true-
+positive rate on --holdout held-out ID images (default 20 %), and writes the model with the detector in its metadata.
 \`vitguard classify OUT ...\` and the SDK then return ood: {method, score, threshold, isOOD} with every prediction.`;
 
 export async function run(argv: string[]): Promise<number> {

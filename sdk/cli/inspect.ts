@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { VitguardError } from '../errors.js';
-import { readModel } from '../format/model.js';
 import { classTokenAttention } from '../classifier.js';
 import { Engine } from '../engine/index.js';
 import { decodeImage } from '../image/decode.js';
 import { preprocess } from '../image/preprocess.js';
 import { parseScores } from '../study/eval.js';
-import { intOption, parse } from './args.js';
-import { wasmChoice } from './common.js';
+import { intOption, parse, stringList } from './args.js';
+import { namedModel, wasmChoice } from './common.js';
 import { writeFileAtomic } from './io.js';
 import { inspectText, runInspect } from '../study/inspect.js';
 import { heatmapPng, type HeatmapRow } from '../study/heatmap.js';
@@ -16,7 +14,7 @@ import { checkSchemes, modelForScheme } from '../study/schemes.js';
 import { calibrationImages, openNonEmpty } from '../study/features.js';
 
 const USAGE = `usage: vitguard inspect --model M --data SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8] [--limit N] [--scores msp,maxlogit,energy]
-       [--json] [--calib SPEC] [--heatmap IMAGE -o out.png]
+       [--json] [--calib SPEC] [--heatmap IMAGE -o out.png] [--wasm auto|simd|relaxed] [--data-root DIR]
 Per layer × scheme: max/median token L2 norm, fraction of tokens above 5× the median norm, max/median |activation|,
 attention-sink share, their change from fp32, and Spearman correlations of per-image outlier measures with OOD scores
 over all --data images. --heatmap draws, per scheme, the image, the last layer's class-token attention and the rollout.
@@ -31,9 +29,9 @@ export async function run(argv: string[]): Promise<number> {
   if (v.help) { console.log(USAGE); return 0; }
   if (!v.model || (!v.data && !v.heatmap)) throw new VitguardError('E_USAGE', `inspect needs --model and --data (or --heatmap)\n${USAGE}`);
   if (v.heatmap && !v.out) throw new VitguardError('E_USAGE', `--heatmap needs -o out.png\n${USAGE}`);
-  const list = (s: unknown) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
-  const file = readModel(new Uint8Array(readFileSync(v.model as string)));
-  const schemes = checkSchemes(list(v.schemes ?? 'fp32,w8a8,w4a8'));
+  const model = namedModel(v.model as string);
+  const file = model.file;
+  const schemes = checkSchemes(stringList(v.schemes ?? 'fp32,w8a8,w4a8'));
   const wasm = wasmChoice(v.wasm);
   const dataOpts = { dataRoot: v['data-root'] as string | undefined };
   const { config: c, preprocessing } = file.meta;
@@ -61,8 +59,8 @@ export async function run(argv: string[]): Promise<number> {
     if (!v.data) return 0;
   }
   const res = await runInspect({
-    model: { name: basename(v.model as string).replace(/\.safetensors$/, ''), file }, data: list(v.data), schemes,
-    scores: v.scores ? parseScores(list(v.scores)) : undefined, limit: intOption(v.limit as string | undefined, '--limit'),
+    model, data: stringList(v.data), schemes,
+    scores: v.scores ? parseScores(stringList(v.scores)) : undefined, limit: intOption(v.limit as string | undefined, '--limit'),
     calib, wasm, dataOpts, log: (l) => process.stderr.write(l + '\n'),
   });
   console.log(v.json ? JSON.stringify(res) : inspectText(res));

@@ -19,10 +19,6 @@ export const USAGE = `usage: vitguard <command> [options]\n\ncommands:\n${Object
   .map(([k, v]) => `  ${k.padEnd(14)} ${v.about}`)
   .join('\n')}\n\nRun \`vitguard <command> --help\` for a command's options.`;
 
-export function registerCommand(name: string, about: string, load: () => Promise<{ run: (argv: string[]) => Promise<number> }>): void {
-  COMMANDS[name] = { about, load };
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {

@@ -4,6 +4,7 @@ import { encodeMeta, readModel } from '../format/model.js';
 import { writeSafetensors } from '../format/safetensors.js';
 import { quantizeModel, SCHEMES } from '../quant/index.js';
 import { calibrateActivationScales } from '../quant/calibrate.js';
+import { OOD_META_KEY } from '../ood/threshold.js';
 import { intOption, parse } from './args.js';
 import { writeFileAtomic } from './io.js';
 
@@ -23,7 +24,8 @@ export async function run(argv: string[]): Promise<number> {
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (positionals.length !== 1 || !v.out || !v.scheme) throw new VitguardError('E_USAGE', USAGE);
-  const model = readModel(new Uint8Array(readFileSync(positionals[0])));
+  const input = new Uint8Array(readFileSync(positionals[0]));
+  const model = readModel(input);
   const clip = (v.clip as string | undefined) ?? 'minmax';
   if (clip !== 'minmax' && clip !== 'mse') throw new VitguardError('E_SCHEME', `--clip must be minmax or mse, got ${clip}`);
   const edges = v.edges as string | undefined;
@@ -42,8 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const q = quantizeModel(model, { ...opts, calib });
   const bytes = writeSafetensors(q.tensors, encodeMeta(q.meta));
   writeFileAtomic(v.out as string, bytes);
-  const before = readFileSync(positionals[0]).byteLength;
-  if (model.meta.extra.ood) console.log(`note: the fp32 model's OOD detector was not carried over (it is valid only for the scheme it was fitted on); refit with \`vitguard fit-ood ${v.out} ...\``);
-  console.log(`${q.meta.arch} → ${q.meta.scheme.name}${calib ? ' (static activation scales)' : ''}: ${bytes.byteLength} bytes (${(bytes.byteLength / before).toFixed(3)}× the input) → ${v.out}`);
+  if (model.meta.extra[OOD_META_KEY]) console.log(`note: the fp32 model's OOD detector was not carried over (it is valid only for the scheme it was fitted on); refit with \`vitguard fit-ood ${v.out} ...\``);
+  console.log(`${q.meta.arch} → ${q.meta.scheme.name}${calib ? ' (static activation scales)' : ''}: ${bytes.byteLength} bytes (${(bytes.byteLength / input.byteLength).toFixed(3)}× the input) → ${v.out}`);
   return 0;
 }

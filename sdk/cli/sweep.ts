@@ -1,15 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { VitguardError } from '../errors.js';
-import { readModel } from '../format/model.js';
-import { intOption, numberList, parse } from './args.js';
-import { wasmChoice } from './common.js';
+import { intOption, numberList, parse, stringList } from './args.js';
+import { namedModel, wasmChoice } from './common.js';
 import { writeFileAtomic } from './io.js';
 import { parseScores } from '../study/eval.js';
 import { runSweep, sweepSvg, sweepText } from '../study/sweep.js';
 
 const USAGE = `usage: vitguard sweep --model M [--bits 2,3,4,5,6,8] [--acts 8|same] [--id SPEC] [--ood SPEC,...]
-       [--scores msp,energy] [--fit SPEC] [--limit N] [--json] [--svg out.svg]
+       [--scores msp,energy] [--fit SPEC] [--limit N] [--json] [--svg out.svg] [--batch N] [--wasm auto|simd|relaxed] [--data-root DIR]
 Simulated quantization (per-channel W-bit weights, per-token A-bit activations) at each bit width: top-1 accuracy and
 AUPR-out (mean over the OOD sets) against bits, with fp32 as the reference. Defaults: --id fashion-mnist:test,
 --ood mnist:test,notmnist:test,cifar10:test,noise:gaussian, --scores msp,energy, --acts 8.`;
@@ -22,14 +19,13 @@ export async function run(argv: string[]): Promise<number> {
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (!v.model) throw new VitguardError('E_USAGE', `sweep needs --model\n${USAGE}`);
-  const list = (s: unknown) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
   const acts = (v.acts ?? '8') as string;
   if (acts !== '8' && acts !== 'same') throw new VitguardError('E_USAGE', `--acts must be 8 or same, got ${acts}`);
   const res = await runSweep({
-    model: { name: basename(v.model as string).replace(/\.safetensors$/, ''), file: readModel(new Uint8Array(readFileSync(v.model as string))) },
+    model: namedModel(v.model as string),
     bits: numberList((v.bits ?? '2,3,4,5,6,8') as string, '--bits')!, acts,
-    id: (v.id ?? 'fashion-mnist:test') as string, ood: list(v.ood ?? 'mnist:test,notmnist:test,cifar10:test,noise:gaussian'),
-    scores: parseScores(list(v.scores ?? 'msp,energy')), fit: v.fit as string | undefined,
+    id: (v.id ?? 'fashion-mnist:test') as string, ood: stringList(v.ood ?? 'mnist:test,notmnist:test,cifar10:test,noise:gaussian'),
+    scores: parseScores(stringList(v.scores ?? 'msp,energy')), fit: v.fit as string | undefined,
     limit: intOption(v.limit as string | undefined, '--limit'), batch: intOption(v.batch as string | undefined, '--batch'),
     wasm: wasmChoice(v.wasm), data: { dataRoot: v['data-root'] as string | undefined }, log: (l) => process.stderr.write(l + '\n'),
   });
