@@ -302,8 +302,3 @@ export async function loadSamples(spec: string, opts: OpenDatasetOptions = {}): 
   for await (const s of ds) out.push(s);
   return out;
 }
-
-/** For error messages and CLI help: the data roots this process would search. */
-export function describeDataRoots(dataRoot?: string): string {
-  return dataRootCandidates(dataRoot).join(', ');
-}
