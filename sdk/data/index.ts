@@ -19,7 +19,7 @@ import { rgbaToChannels } from '../image/decode.js';
 import { indexImageFolder, readImageFile, readImageFileSync } from './folder.js';
 import type { IdxImages, IdxLabels } from './idx.js';
 import { NOISE_DEFAULT_COUNT, NOISE_DEFAULT_SIZE, noiseImage } from './noise.js';
-import { dataRootCandidates, fashionMnistDir, findInDataRoot, mnistDir, readIdxPairFromDir } from './node.js';
+import { fashionMnistDir, findInDataRoot, mnistDir, readIdxPairFromDir } from './node.js';
 import { classBalancedIndices } from './sample.js';
 import { parseSpec, type NoiseSize } from './spec.js';
 
