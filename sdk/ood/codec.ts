@@ -101,3 +101,23 @@ export function decodeArray(enc: unknown, what: string, expectShape?: number[]):
   }
   return out;
 }
+
+/**
+ * A stored JSON object (or its string) checked for its `format` tag; `what` names it in the E_OOD errors
+ * ("OOD scorer", "OOD detector"). Fields beyond `format` are the caller's to check.
+ */
+export function parseTaggedJSON<T extends { format: string }>(json: T | string, format: string, what: string): Partial<T> {
+  let o: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      o = JSON.parse(json);
+    } catch (e) {
+      throw new VitguardError('E_OOD', `${what} JSON does not parse: ${(e as Error).message}`);
+    }
+  }
+  const d = o as Partial<T> | null;
+  if (typeof d !== 'object' || d === null || d.format !== format) {
+    throw new VitguardError('E_OOD', `${what} JSON has format ${JSON.stringify(d && (d as { format?: unknown }).format)}, expected "${format}"`);
+  }
+  return d;
+}

@@ -10,7 +10,7 @@
 // at fit time), so a scorer rebuilt from toJSON() gives identical scores.
 
 import { VitguardError } from '../errors.js';
-import { decodeArray, encodeArray, roundTo, type ArrayDType, type EncodedArray } from './codec.js';
+import { decodeArray, encodeArray, parseTaggedJSON, roundTo, type ArrayDType, type EncodedArray } from './codec.js';
 import { choleskyWithRidge, invertLower, pinvSolve, ScatterAccumulator, symmetricEigen } from './linalg.js';
 import { mulberry32 } from '../data/random.js';
 
@@ -777,18 +777,7 @@ export function fitScorer(name: ScorerName, data: FitData, options: ScorerOption
 
 /** Rebuild a scorer from toJSON() output (an object or its JSON string). */
 export function scorerFromJSON(json: ScorerJSON | string): Scorer {
-  let obj: unknown = json;
-  if (typeof json === 'string') {
-    try {
-      obj = JSON.parse(json);
-    } catch (e) {
-      bad(`OOD scorer JSON does not parse: ${(e as Error).message}`);
-    }
-  }
-  const o = obj as Partial<ScorerJSON> | null;
-  if (typeof o !== 'object' || o === null || o.format !== SCORER_JSON_FORMAT) {
-    bad(`OOD scorer JSON has format ${JSON.stringify(o && (o as { format?: unknown }).format)}, expected "${SCORER_JSON_FORMAT}"`);
-  }
+  const o = parseTaggedJSON(json, SCORER_JSON_FORMAT, 'OOD scorer');
   if (!isScorerName(o.method)) bad(`OOD scorer JSON names unknown method ${JSON.stringify(o.method)}`);
   const s = createScorer(o.method, (o.options ?? {}) as ScorerOptions);
   if (s.needsFit) {

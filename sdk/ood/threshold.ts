@@ -7,6 +7,7 @@
 // count ≥ tpr·n (exactly 95 % whenever 0.05·n is a whole number); ties at s(r−1) = s(r) are all accepted.
 
 import { VitguardError } from '../errors.js';
+import { parseTaggedJSON } from './codec.js';
 import { scorerFromJSON, type Scorer, type ScorerJSON, type ScorerName } from './scorers.js';
 
 export const DETECTOR_JSON_FORMAT = 'vitguard-ood/1';
@@ -124,18 +125,7 @@ export function calibrateDetector(
 
 /** Rebuild a detector from toJSON() output (an object, or the JSON string stored under OOD_META_KEY). */
 export function detectorFromJSON(json: DetectorJSON | string): OodDetector {
-  let o: unknown = json;
-  if (typeof json === 'string') {
-    try {
-      o = JSON.parse(json);
-    } catch (e) {
-      throw new VitguardError('E_OOD', `OOD detector JSON does not parse: ${(e as Error).message}`);
-    }
-  }
-  const d = o as Partial<DetectorJSON> | null;
-  if (typeof d !== 'object' || d === null || d.format !== DETECTOR_JSON_FORMAT) {
-    throw new VitguardError('E_OOD', `OOD detector JSON has format ${JSON.stringify(d && (d as { format?: unknown }).format)}, expected "${DETECTOR_JSON_FORMAT}"`);
-  }
+  const d = parseTaggedJSON(json, DETECTOR_JSON_FORMAT, 'OOD detector');
   if (typeof d.threshold !== 'number') throw new VitguardError('E_OOD', 'OOD detector JSON has no numeric threshold');
   if (!d.scorer) throw new VitguardError('E_OOD', 'OOD detector JSON has no scorer');
   const scorer = scorerFromJSON(d.scorer);
