@@ -14,10 +14,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VitguardError } from '../sdk/errors.js';
+import { Engine } from '../sdk/engine/index.js';
 import { encodeMeta, readModel, type ModelFile, type ModelMeta } from '../sdk/format/model.js';
 import { writeSafetensors } from '../sdk/format/safetensors.js';
 import { configForArch, defaultPreprocessing, imagenetLabels } from '../sdk/model/arch.js';
 import { gaussian, mulberry32, randomCheckpoint } from '../sdk/model/random.js';
+import { quantizeModel, SCHEMES, type SchemeName } from '../sdk/quant/index.js';
 import { buildVitOnnx, type OnnxLinearScheme } from '../test/oracle/onnx-vit.js';
 import { createOrtSession, initOrtRuntime, ortVersion } from '../test/oracle/ort.js';
 
@@ -100,51 +102,11 @@ interface Contestant {
   logits?: Float32Array;
 }
 
-// The engine and the quantizer are loaded by name so that this file builds and the ORT half runs before they
-// exist; their shapes are what sdk/engine and sdk/quant export.
-interface EngineLike {
-  forward(chw: Float32Array): { logits: Float32Array } | Promise<{ logits: Float32Array }>;
-  dispose?(): void;
-}
-interface EngineModule {
-  Engine: { create(model: Uint8Array | ModelFile, opts: { wasm: WasmBuild }): Promise<EngineLike> };
-}
-type QuantizeFn = (model: ModelFile, scheme: string) => Promise<Uint8Array> | Uint8Array;
-
-async function importOptional<T>(specifier: string): Promise<T | null> {
-  try {
-    return (await import(specifier)) as T;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    // only "this module is absent", not a missing import inside a module that exists
-    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes(specifier.slice(3, -3));
-    if (missing) return null;
-    throw e;
-  }
-}
-
-/**
- * vitguard schemes → a function that turns the fp32 model file into that scheme's model file.
- * Adding a scheme is one line here; a scheme whose producer is missing is skipped with a message.
- */
-async function schemeProducers(): Promise<Record<string, QuantizeFn | null>> {
-  type QuantModule = { quantizeModel?: (m: ModelFile, o: { scheme: string }) => unknown };
-  const quant = (await importOptional<QuantModule>('../sdk/quant/index.js')) ?? (await importOptional<QuantModule>('../sdk/quant/quantize.js'));
-  const q: QuantizeFn | null = quant?.quantizeModel
-    ? async (m, scheme) => {
-      const out = await quant.quantizeModel!(m, { scheme });
-      if (out instanceof Uint8Array) return out;
-      const f = out as ModelFile;
-      return writeSafetensors(f.tensors, encodeMeta(f.meta));
-    }
-    : null;
-  return {
-    fp32: (m) => writeSafetensors(m.tensors, encodeMeta(m.meta)),
-    w8a8: q,
-    w4a8: q,
-    w4a16: q,
-    w4a4: q,
-  };
+/** The model file of one vitguard scheme: the fp32 file itself, or its quantization. */
+function schemeFile(fp32File: Uint8Array, model: ModelFile, scheme: SchemeName): Uint8Array {
+  if (scheme === 'fp32') return fp32File;
+  const q = quantizeModel(model, { scheme });
+  return writeSafetensors(q.tensors, encodeMeta(q.meta));
 }
 
 const now = () => performance.now();
@@ -187,30 +149,19 @@ async function runGroup(opts: Options, group: WasmBuild): Promise<ResultLine[]> 
     });
   }
 
-  const engineModule = await importOptional<EngineModule>('../sdk/engine/index.js');
-  if (!engineModule) {
-    say(opts, `[${group}] vitguard: sdk/engine is not built yet (lib/sdk/engine/index.js missing): timing onnxruntime-web only`);
-  } else {
-    const producers = await schemeProducers();
-    for (const scheme of opts.schemes) {
-      if (!(scheme in producers)) {
-        say(opts, `[${group}] vitguard ${scheme}: unknown scheme (known: ${Object.keys(producers).join(', ')}), skipped`);
-        continue;
-      }
-      const produce = producers[scheme];
-      if (!produce) {
-        say(opts, `[${group}] vitguard ${scheme}: sdk/quant (quantizeModel) is not available yet, skipped`);
-        continue;
-      }
-      const bytes = await produce(model, scheme);
-      const t0 = now();
-      const engine = await engineModule.Engine.create(bytes, { wasm: group });
-      contestants.push({
-        engine: 'vitguard', scheme, wasm: group, modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
-        run: async () => (await engine.forward(chw)).logits,
-        release: () => engine.dispose?.(),
-      });
+  for (const scheme of opts.schemes) {
+    if (!(SCHEMES as readonly string[]).includes(scheme)) {
+      say(opts, `[${group}] vitguard ${scheme}: unknown scheme (known: ${SCHEMES.join(', ')}), skipped`);
+      continue;
     }
+    const bytes = schemeFile(fp32File, model, scheme as SchemeName);
+    const t0 = now();
+    const engine = await Engine.create(bytes, { wasm: group });
+    contestants.push({
+      engine: 'vitguard', scheme, wasm: group, modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
+      run: async () => engine.forward(chw).logits,
+      release: () => engine.dispose(),
+    });
   }
 
   // warm-up, interleaved (V8 needs 10–15 runs to tier up; FACTS.md)
