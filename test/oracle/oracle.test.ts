@@ -7,6 +7,7 @@ import { randomCheckpoint, mulberry32, gaussian } from '../../sdk/model/random.j
 import { buildVitOnnx, quantizeInt4Blocks, quantizeInt8Columns, transpose } from './onnx-vit.js';
 import { erf, linear, referenceForward, type LinearFn } from './js-reference.js';
 import { createOrtSession, type OrtVitSession } from './ort.js';
+import { maxAbs } from '../kernels/helpers.js';
 
 function tiny(family: 'vit' | 'deit-distilled' | 'deit3'): ViTConfig {
   return {
@@ -19,12 +20,6 @@ function tiny(family: 'vit' | 'deit-distilled' | 'deit3'): ViTConfig {
 function randomPixels(n: number, seed: number): Float32Array {
   const r = gaussian(mulberry32(seed));
   return Float32Array.from({ length: n }, () => r());
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

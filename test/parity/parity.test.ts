@@ -6,24 +6,17 @@
 // with the onnxruntime-web runs here.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModel } from '../../sdk/format/model.js';
 import { buildVitOnnx } from '../oracle/onnx-vit.js';
 import { createOrtSession } from '../oracle/ort.js';
+import { maxAbs, maxAbsDiff } from '../kernels/helpers.js';
 import { PARITY_ARCHS, parityModel, type ParityModel } from './models.js';
 
-const hasEngine = existsSync(fileURLToPath(new URL('../../sdk/engine/index.ts', import.meta.url)));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Outputs { logits: ArrayLike<number>; feature: ArrayLike<number> }
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 function argmax(a: ArrayLike<number>): number {
   let best = 0;
@@ -35,11 +28,7 @@ function argmax(a: ArrayLike<number>): number {
 function expectParity(got: Outputs, want: Outputs, what: string): { logits: number; feature: number } {
   expect(got.logits.length, `${what}: logits length`).toBe(want.logits.length);
   expect(got.feature.length, `${what}: feature length`).toBe(want.feature.length);
-  let dl = 0;
-  for (let i = 0; i < want.logits.length; i++) dl = Math.max(dl, Math.abs(got.logits[i] - want.logits[i]));
-  let df = 0;
-  for (let i = 0; i < want.feature.length; i++) df = Math.max(df, Math.abs(got.feature[i] - want.feature[i]));
-  const rel = { logits: dl / maxAbs(want.logits), feature: df / maxAbs(want.feature) };
+  const rel = { logits: maxAbsDiff(got.logits, want.logits) / maxAbs(want.logits), feature: maxAbsDiff(got.feature, want.feature) / maxAbs(want.feature) };
   expect(rel.logits, `${what}: max|Δlogit| / max|logit|`).toBeLessThanOrEqual(1e-3);
   expect(rel.feature, `${what}: max|Δfeature| / max|feature|`).toBeLessThanOrEqual(1e-3);
   expect(argmax(got.logits), `${what}: top-1`).toBe(argmax(want.logits));
@@ -63,7 +52,7 @@ function relaxedChild(): Promise<Record<string, Outputs>> {
   });
 }
 
-describe.skipIf(!hasEngine)('engine parity with onnxruntime-web (random weights, 224×224)', () => {
+describe('engine parity with onnxruntime-web (random weights, 224×224)', () => {
   const models = new Map<string, ParityModel>();
   const ort = new Map<string, Outputs>();
   let relaxed: Promise<Record<string, Outputs>>;
