@@ -3,7 +3,7 @@
 // Weights: symmetric int4 q ∈ [-7, 7], one scale per group of G consecutive k (G = 32, 64, 128) per output column.
 // The kernels read 4-bit nibbles stored +8 (0..15) and unpack them in registers; memory only ever holds nibbles.
 //   w4a8:  out[m,n] = ( Σ_g f32(Σ_{k∈g} a[m,k]·q[n,k]) · sw[g,n] ) · sa[m] + bias[n]      (per-group partial sums)
-//   w4a16: out[m,n] =   Σ_g (Σ_{k∈g} x[m,k]·f32(q[n,k])) · sw[g,n] + bias[n]              (k in order, no FMA)
+//   w4a16: out[m,n] =   Σ_k x[m,k]·(f32(q[n,k])·sw[k/G,n]) + bias[n]        (4 lane sums by k mod 4; FMA on relaxed)
 // The integer partial sums are computed on the biased nibbles u = q + 8 and corrected: Σ a·q = Σ a·u − 8·Σ_g a
 // (Σ_g a per row and group comes from quantizeActRows' `sums`). That is what makes the relaxed dot usable: its
 // second operand must be 0..127 (FACTS.md) and u is 0..15.
@@ -13,9 +13,12 @@
 // Chunk byte order (k0 = first k of the chunk), per layout:
 //   Q4_LAYOUT_C4 (relaxed build, int):  byte 4c+j    lo = u[c, k0+j],        hi = u[c, k0+4+j]        j ∈ 0..3
 //   Q4_LAYOUT_C2 (simd build, int):     byte 8h+2c+j lo = u[c, k0+2h+j],     hi = u[c, k0+4+2h+j]     h, j ∈ 0..1
-//   Q4_LAYOUT_F  (w4a16, both builds):  byte 4j+c    lo = u[c, k0+j],        hi = u[c, k0+4+j]        j ∈ 0..3
+//   Q4_LAYOUT_F  (w4a16, both builds):  i32 lane i (bytes 4i..4i+3, little-endian), bits 28−4p..31−4p (p = 2c+h)
+//                                       = q[c, k0+4h+i] as 4-bit two's complement (u ^ 8), i ∈ 0..3, c ∈ 0..3, h ∈ 0..1
 // File layout (what gemmQ4_ref reads, sdk/quant/formats.ts): row n, block b of 32 k, byte j: lo = u[n, 32b+j],
 // hi = u[n, 32b+16+j].
+
+import { madd4, hsum4, storeLanes } from './memory';
 
 export const Q4_NR: i32 = 4;
 export const Q4_LAYOUT_C4: i32 = 0;
@@ -74,11 +77,22 @@ export function packQ4(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32
       }
       p += 16;
       for (let k0 = g * G; k0 < (g + 1) * G; k0 += 8) {
+        if (layout == Q4_LAYOUT_F) {
+          for (let i = 0; i < 4; i++) {
+            let lane: u32 = 0; // nibble p = 2c + h: q[c, k0 + 4h + i]; padding columns hold q = 0
+            for (let nb = 0; nb < 8; nb++) {
+              const n = n0 + (nb >> 1);
+              lane |= <u32>(n < N ? fileNibble(wq, K, n, k0 + 4 * (nb & 1) + i) ^ 8 : 0) << (28 - 4 * nb);
+            }
+            store<u32>(p + <usize>i * 4, lane);
+          }
+          p += 16;
+          continue;
+        }
         for (let i = 0; i < 16; i++) {
           let c = 0, klo = 0;
           if (layout == Q4_LAYOUT_C4) { c = i >> 2; klo = i & 3; }
-          else if (layout == Q4_LAYOUT_C2) { c = (i >> 1) & 3; klo = ((i >> 3) << 1) + (i & 1); }
-          else { c = i & 3; klo = i >> 2; }
+          else { c = (i >> 1) & 3; klo = ((i >> 3) << 1) + (i & 1); }
           const n = n0 + c;
           const lo = n < N ? fileNibble(wq, K, n, k0 + klo) : 8;
           const hi = n < N ? fileNibble(wq, K, n, k0 + 4 + klo) : 8;
@@ -509,106 +523,130 @@ export function gemmQ4I16_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: u
 }
 
 // --- w4a16 kernel ------------------------------------------------------------------------------------
+//
+// out[m,n] = hsum_l(Σ_{k ≡ l mod 4} x[m,k] · w[n,k]) + bias[n], w[n,k] = f32(q[n,k]) · sw[k/G, n] (exact: |q| ≤ 7).
+// Per panel of 4 columns the int4 weights are dequantized once into `panel` (f32, K × 4, gemm_f32's block layout),
+// then every row of the current row block runs gemm_f32's 2×4 dot-product tile against it (4 k per step, both
+// operands read contiguously along K, lanes = k mod 4, folded by hsum4 at the end): the inner loop is the f32
+// kernel's, and the dequantization (≈ 6 vector ops per 8 weights) is shared by the block's rows (≥ 32 at K ≤ 768).
+// Memory holds only nibbles and one K × 4 f32 panel (16·K bytes, w4a16PanelBytes).
+//   simd build:    acc = acc + x·w (madd4 = mul, add): bit-exact with gemmW4A16_ref;
+//   relaxed build: madd4 = relaxed_madd (fused on FMA hardware): within a stated tolerance of gemmW4A16_ref.
+// Q4_LAYOUT_F chunk (16 bytes = 8 k × 4 columns): i32 lane i (bytes 4i..4i+3, little-endian), nibble p = 2c + h at
+// bits 28−4p..31−4p holds q[c, k0 + 4h + i] as 4-bit two's complement (= u ^ 8). Nibble p comes out, sign-extended,
+// as `i32x4.shr_s(i32x4.shl(v, 4p), 28)`: lanes = 4 consecutive k of column c, the f32 kernel's operand order.
+
+/** Bytes of gemmW4A16's panel scratch for K: f32 (K, 4). */
+export function w4a16PanelBytes(K: i32): usize {
+  return <usize>K * 16;
+}
+
+// @ts-ignore: decorator
+@inline function dequantNibble(v: v128, p: i32, s: v128): v128 {
+  return f32x4.mul(f32x4.convert_i32x4_s(i32x4.shr_s(i32x4.shl(v, p * 4), 28)), s);
+}
 
 /**
- * gemmW4A16: out (M, N) f32 = x (M, K) f32 · dequant(W)ᵀ + bias, W packed by packQ4 in Q4_LAYOUT_F.
- * Nibbles are widened to f32 in registers (u − 8, exact), multiplied per k and summed per group, then scaled.
+ * gemmW4A16: out (M, N) f32 = x (M, K) f32 · dequant(W)ᵀ + bias, W (N, K) int4 packed by packQ4 in Q4_LAYOUT_F;
+ * panel: w4a16PanelBytes(K) bytes of scratch, 16-byte aligned. K must be a multiple of G (so of 32).
  */
-export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32, panel: usize): void {
   const lda = <usize>K * 4;
   const ng = K / G;
+  const chunks = G >> 3;
   const groupBytes: usize = <usize>G * 2 + 16;
   const panelBytes: usize = <usize>ng * groupBytes + 16;
   const panels = (N + Q4_NR - 1) / Q4_NR;
   const ldo = <usize>N * 4;
-  const M4 = M & ~3;
-  const chunks = G >> 3;
-  const mask = i8x16.splat(15);
-  const eight = i16x8.splat(8);
-  for (let pi = 0; pi < panels; pi++) {
-    const pp = packed + <usize>pi * panelBytes;
-    const n0 = pi * Q4_NR;
-    const bias = v128.load(pp);
-    let m = 0;
-    for (; m < M; m += 4) {
-      const rows = m < M4 ? 4 : 1;
-      let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
-      let x0 = x + <usize>m * lda;
-      // Rows past the tile (M tail) alias row m: computed and discarded, never stored.
-      let x1 = rows == 4 ? x0 + lda : x0;
-      let x2 = rows == 4 ? x1 + lda : x0;
-      let x3 = rows == 4 ? x2 + lda : x0;
+  // Row blocks of MB rows (≤ 96 KiB of activations) stay in L2 while each panel passes over them (as gemm_f32).
+  let MB = (98304 / (K * 4)) & ~1;
+  if (MB < 2) MB = 2;
+  for (let m0 = 0; m0 < M; m0 += MB) {
+    const m1 = min(M, m0 + MB);
+    for (let pi = 0; pi < panels; pi++) {
+      const pp = packed + <usize>pi * panelBytes;
+      const n0 = pi * Q4_NR;
+      const nValid = min(Q4_NR, N - n0);
+      // Dequantize: chunk (8 k) → two 4-k blocks of 16 f32, column c at +16c.
       let gp = pp + 16;
+      let dst = panel;
       for (let g = 0; g < ng; g++) {
+        const sw = v128.load(gp);
+        const s0 = i32x4.shuffle(sw, sw, 0, 0, 0, 0), s1 = i32x4.shuffle(sw, sw, 1, 1, 1, 1);
+        const s2 = i32x4.shuffle(sw, sw, 2, 2, 2, 2), s3 = i32x4.shuffle(sw, sw, 3, 3, 3, 3);
         let wp = gp + 16;
-        let g0 = f32x4.splat(0), g1 = f32x4.splat(0), g2 = f32x4.splat(0), g3 = f32x4.splat(0);
         for (let c = 0; c < chunks; c++) {
           const v = v128.load(wp);
-          const lo = v128.and(v, mask);
-          const hi = i8x16.shr_u(v, 4);
-          const l01 = i16x8.sub(i16x8.extend_low_i8x16_u(lo), eight);  // k0 (cols 0..3), k1
-          const l23 = i16x8.sub(i16x8.extend_high_i8x16_u(lo), eight); // k2, k3
-          const h01 = i16x8.sub(i16x8.extend_low_i8x16_u(hi), eight);  // k4, k5
-          const h23 = i16x8.sub(i16x8.extend_high_i8x16_u(hi), eight); // k6, k7
-          let w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l01));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l01));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 4), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 4), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 4), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 4), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l23));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 8), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 8), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 8), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 8), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l23));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 12), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 12), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 12), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 12), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h01));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 16), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 16), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 16), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 16), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h01));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 20), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 20), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 20), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 20), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h23));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 24), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 24), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 24), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 24), w));
-          w = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h23));
-          g0 = f32x4.add(g0, f32x4.mul(v128.load32_splat(x0, 28), w)); g1 = f32x4.add(g1, f32x4.mul(v128.load32_splat(x1, 28), w));
-          g2 = f32x4.add(g2, f32x4.mul(v128.load32_splat(x2, 28), w)); g3 = f32x4.add(g3, f32x4.mul(v128.load32_splat(x3, 28), w));
-          wp += 16; x0 += 32; x1 += 32; x2 += 32; x3 += 32;
+          v128.store(dst, dequantNibble(v, 0, s0));
+          v128.store(dst, dequantNibble(v, 2, s1), 16);
+          v128.store(dst, dequantNibble(v, 4, s2), 32);
+          v128.store(dst, dequantNibble(v, 6, s3), 48);
+          v128.store(dst, dequantNibble(v, 1, s0), 64);
+          v128.store(dst, dequantNibble(v, 3, s1), 80);
+          v128.store(dst, dequantNibble(v, 5, s2), 96);
+          v128.store(dst, dequantNibble(v, 7, s3), 112);
+          wp += 16;
+          dst += 128;
         }
-        const sw = v128.load(gp);
-        f0 = f32x4.add(f0, f32x4.mul(g0, sw)); f1 = f32x4.add(f1, f32x4.mul(g1, sw));
-        f2 = f32x4.add(f2, f32x4.mul(g2, sw)); f3 = f32x4.add(f3, f32x4.mul(g3, sw));
         gp += groupBytes;
       }
-      const o = out + <usize>m * ldo + <usize>n0 * 4;
-      storeCols4(o, f32x4.add(f0, bias), N - n0);
-      if (rows == 4) {
-        storeCols4(o + ldo, f32x4.add(f1, bias), N - n0);
-        storeCols4(o + 2 * ldo, f32x4.add(f2, bias), N - n0);
-        storeCols4(o + 3 * ldo, f32x4.add(f3, bias), N - n0);
-      } else {
-        m -= 3; // advance one row at a time through the tail
+      const bias = v128.load(pp);
+      const wEnd = panel + <usize>K * 16;
+      for (let m = m0; m < m1; m += 2) {
+        const a0 = x + <usize>m * lda;
+        const two = m + 1 < m1;
+        const a1 = two ? a0 + lda : a0;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+        let wp = panel;
+        let pa0 = a0, pa1 = a1;
+        while (wp < wEnd) {
+          const x0 = v128.load(pa0);
+          const x1 = v128.load(pa1);
+          let w = v128.load(wp);
+          c00 = madd4(x0, w, c00);
+          c10 = madd4(x1, w, c10);
+          w = v128.load(wp, 16);
+          c01 = madd4(x0, w, c01);
+          c11 = madd4(x1, w, c11);
+          w = v128.load(wp, 32);
+          c02 = madd4(x0, w, c02);
+          c12 = madd4(x1, w, c12);
+          w = v128.load(wp, 48);
+          c03 = madd4(x0, w, c03);
+          c13 = madd4(x1, w, c13);
+          pa0 += 16;
+          pa1 += 16;
+          wp += 64;
+        }
+        const o = out + <usize>m * ldo + <usize>n0 * 4;
+        storeLanes(o, f32x4.add(hsum4(c00, c01, c02, c03), bias), nValid);
+        if (two) storeLanes(o + ldo, f32x4.add(hsum4(c10, c11, c12, c13), bias), nValid);
       }
     }
   }
 }
 
-/** Scalar twin of gemmW4A16 on the file layout: same arithmetic order (k ascending, per-group sums, no FMA). */
+/**
+ * Scalar twin of gemmW4A16 on the file layout (wq u8 (N, K/2), sw f32 (N, K/G), bias f32 (N) or 0), the simd
+ * build's order: w = f32(q)·sw; acc[k mod 4] = acc[k mod 4] + x·w for k ascending; out = ((acc0 + acc2) +
+ * (acc1 + acc3)) + bias (hsum4's order).
+ */
 export function gemmW4A16_ref(x: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const ng = K / G;
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
-      let f: f32 = 0;
-      for (let g = 0; g < ng; g++) {
-        let acc: f32 = 0;
-        for (let k = g * G; k < (g + 1) * G; k++) {
-          acc = acc + load<f32>(x + (<usize>m * <usize>K + <usize>k) * 4) * <f32>(fileNibble(wq, K, n, k) - 8);
-        }
-        f = f + acc * load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4);
+      let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+      for (let k = 0; k < K; k += 4) {
+        const s = load<f32>(sw + (<usize>n * <usize>ng + <usize>(k / G)) * 4);
+        const xr = x + (<usize>m * <usize>K + <usize>k) * 4;
+        a0 = a0 + load<f32>(xr) * (<f32>(fileNibble(wq, K, n, k) - 8) * s);
+        a1 = a1 + load<f32>(xr, 4) * (<f32>(fileNibble(wq, K, n, k + 1) - 8) * s);
+        a2 = a2 + load<f32>(xr, 8) * (<f32>(fileNibble(wq, K, n, k + 2) - 8) * s);
+        a3 = a3 + load<f32>(xr, 12) * (<f32>(fileNibble(wq, K, n, k + 3) - 8) * s);
       }
       const b: f32 = bias != 0 ? load<f32>(bias + <usize>n * 4) : 0;
-      store<f32>(out + (<usize>m * <usize>N + <usize>n) * 4, f + b);
+      store<f32>(out + (<usize>m * <usize>N + <usize>n) * 4, ((a0 + a2) + (a1 + a3)) + b);
     }
   }
 }

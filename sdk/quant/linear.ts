@@ -8,7 +8,8 @@
 //   w4a4   as w4a8 with activations in [-7, 7]
 //   int8 edges  the patch embedding / head(s) of an int4 scheme listed in `int8Layers` (Q8_PC): w8a8 with dynamic
 //          per-token activations, whatever the scheme's activation setting
-//   w4a16  x f32 → gemmW4A16 (int4 panels, dequantized in registers)
+//   w4a16  x f32 → gemmW4A16 (int4 nibble panels; each 4-column panel dequantized into a 16·K-byte f32 scratch
+//          per row block, then gemm_f32's 2×4 dot tile)
 //   sim    f32 weights already fake-quantized by simulateModel; x is copied, fakeQuantActRows'd, then gemm_f32
 // One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
 
@@ -34,7 +35,8 @@ export interface QuantKernels {
   q4ActBytes(M: number, K: number, G: number): number;
   packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
   gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
-  gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number, panel: number): void;
+  w4a16PanelBytes(K: number): number;
   q4i16PackedBytes(N: number, K: number, G: number): number;
   packQ4I16(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
   gemmQ4I16(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
@@ -58,20 +60,22 @@ function maxInFeatures(c: ViTConfig): number {
   return Math.max(c.dim, c.mlpHidden, c.inChans * c.patch * c.patch);
 }
 
-interface ScratchLayout { q: number; scales: number; sums: number; bytes: number }
+interface ScratchLayout { q: number; scales: number; sums: number; panel: number; bytes: number }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
 /**
  * Regions of the per-instance scratch, from `base`: q = quantized activations (rows, Kpad) i16, or the simulated
- * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32).
+ * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel f32 (K, 4), the
+ * w4a16 kernel's dequantized 4-column panel (w4a16PanelBytes).
  */
 function layout(base: number, rows: number, K: number): ScratchLayout {
   const q = base;
   const scales = q + align64(rows * Math.max(((K + 7) & ~7) * 2, K * 4));
   const sums = scales + align64(rows * 4);
-  const end = sums + align64(rows * Math.ceil(K / 32) * 4);
-  return { q, scales, sums, bytes: end - base };
+  const panel = sums + align64(rows * Math.ceil(K / 32) * 4);
+  const end = panel + align64(K * 16);
+  return { q, scales, sums, panel, bytes: end - base };
 }
 
 const scratchOf = new WeakMap<WasmInstance, ScratchLayout>();
@@ -196,7 +200,7 @@ class Q4Linear implements Linear {
   run(inPtr: number, outPtr: number, rows: number): void {
     const { inFeatures: K, outFeatures: N } = this.spec;
     if (!this.actQmax) {
-      this.k.gemmW4A16(inPtr, this.packed, outPtr, rows, N, K, this.G);
+      this.k.gemmW4A16(inPtr, this.packed, outPtr, rows, N, K, this.G, this.s.panel);
       return;
     }
     const { q, scales, sums } = this.s;

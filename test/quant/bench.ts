@@ -43,6 +43,7 @@ for (const [K, N, name] of VIT_SHAPES) {
   const a16 = k.alloc(ex.q8ActBytes(M, K)), sa = k.alloc(4 * M);
   const a4 = k.alloc(ex.q4ActBytes(M, K, G)), sums = a4 + M * K * ex.q4ActElemBytes();
   const out = k.alloc(4 * M * N);
+  const panel = k.alloc(ex.w4a16PanelBytes(K));
   const ops = 2 * M * N * K;
   const tq8 = median(() => ex.quantizeActRows(x, M, K, 127, 0, a16, 2, ex.q8KPad(K), sa, 0, 0));
   const tq4 = median(() => ex.quantizeActRows(x, M, K, 127, 0, a4, ex.q4ActElemBytes(), K, sa, sums, G));
@@ -50,7 +51,7 @@ for (const [K, N, name] of VIT_SHAPES) {
   const t4 = median(() => ex.gemmQ4(a4, sa, sums, p4, out, M, N, K, G));
   const tq16 = median(() => ex.quantizeActRows(x, M, K, 127, 0, a16, 2, K, sa, 0, 0));
   const ti16 = median(() => ex.gemmQ4I16(a16, sa, pi16, out, M, N, K, G));
-  const t16 = median(() => ex.gemmW4A16(x, pf, out, M, N, K, G));
+  const t16 = median(() => ex.gemmW4A16(x, pf, out, M, N, K, G, panel));
   forward.w8a8 += 12 * (t8 + tq8);
   forward.w4a8 += 12 * (t4 + tq4);
   forward.w4a8_i16 += 12 * (ti16 + tq16);

@@ -74,21 +74,36 @@ describe('integer kernels (simd build, in process)', () => {
     }
   });
 
-  it('gemmW4A16 matches dequantized weights in JS exactly (k order, per-group sums)', () => {
+  it('gemmW4A16 matches dequantized weights in JS exactly (4 lane sums by k mod 4, hsum4 order)', () => {
     const [M, N, K, G] = [6, 5, 64, 32];
     const out = caseW4A16(k, M, N, K, G, 21);
     const x = randomActs(M, K, 21);
     const w = quantizeQ4(randomWeights(N, K, 22), N, K, G);
     const b = randomBias(N, 23);
     for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-      let y = 0;
-      for (let g = 0; g < K / G; g++) {
-        let acc = 0;
-        for (let j = g * G; j < (g + 1) * G; j++) acc = f(acc + f(x[m * K + j] * q4Value(w, n, j)));
-        y = f(y + f(acc * w.scale[n * (K / G) + g]));
+      const acc = [0, 0, 0, 0];
+      for (let j = 0; j < K; j++) {
+        const wj = f(q4Value(w, n, j) * w.scale[n * (K / G) + Math.floor(j / G)]);
+        acc[j & 3] = f(acc[j & 3] + f(x[m * K + j] * wj));
       }
-      expect(out[m * N + n]).toBe(f(y + b[n]));
+      expect(out[m * N + n]).toBe(f(f(f(acc[0] + acc[2]) + f(acc[1] + acc[3])) + b[n]));
     }
+  });
+
+  it('gemmW4A16 is close to the f32 product with the dequantized weights (relative error < 1e-5)', () => {
+    const [M, N, K, G] = [9, 13, 768, 64];
+    const out = caseW4A16(k, M, N, K, G, 41);
+    const x = randomActs(M, K, 41);
+    const w = quantizeQ4(randomWeights(N, K, 42), N, K, G);
+    const b = randomBias(N, 43);
+    let num = 0, den = 0;
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+      let y = b[n];
+      for (let j = 0; j < K; j++) y += x[m * K + j] * q4Value(w, n, j) * w.scale[n * (K / G) + Math.floor(j / G)];
+      num += (out[m * N + n] - y) ** 2;
+      den += y ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
   });
 
   it('w8a8 output is close to the f32 product (relative error < 4 % with 20× outliers in 1 % of activations)', () => {
@@ -120,7 +135,7 @@ describe('integer kernels (simd build, in process)', () => {
 describe('relaxed build (child process, --experimental-wasm-relaxed-simd --no-liftoff)', () => {
   it('gives the same bits as the simd build on every case', () => {
     const run = (file: string) => JSON.parse(execFileSync(process.execPath, [
-      '--experimental-wasm-relaxed-simd', '--no-liftoff', '--import', './test/parity/ts-register.mjs', 'test/quant/kernel-child.ts', file,
+      '--experimental-wasm-relaxed-simd', '--no-liftoff', '--import', './test/parity/ts-register.mjs', 'test/quant/kernel-child.ts', file, 'relaxed',
     ], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 })) as { digests: Record<string, string> };
     const relaxed = run(relaxedFile).digests;
     const simd = runBattery(k);
