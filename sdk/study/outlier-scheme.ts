@@ -31,9 +31,9 @@ import {
   F32_LINEAR, FLOAT_DTYPES, finiteFloat32, linearKindFor, registerScheme,
   type Linear, type LinearBuildContext, type LinearKind, type LinearSpec,
 } from '../engine/linear.js';
-import { Engine, type WasmChoice } from '../engine/index.js';
 import type { WasmInstance } from '../engine/wasm.js';
 import { quantizeModel, quantizableLayers, readQ4, resolveInt4Memory, type QuantKernels } from '../quant/index.js';
+import type { InputStats } from '../quant/calibrate.js';
 
 export const OA_SCHEMES = ['w4a8-oa', 'w4a4-oa'] as const;
 export type OaSchemeName = (typeof OA_SCHEMES)[number];
@@ -49,56 +49,9 @@ export const OA_RULES: Record<OaSchemeName, string> = {
     `calibrated max |x| kept in f32 (static decomposition)`,
 };
 
-// --- the probe: per-layer, per-input-channel max |x| over calibration images ----------------------------------
+// --- the probe (sdk/quant/calibrate.ts): per-layer, per-input-channel max |x| over calibration images ---------
 
-/** layer name → max |x| per input channel [K] over every row seen while the probe ran. */
-export type InputStats = Map<string, Float32Array>;
-
-let recording: InputStats | null = null;
-
-class ProbeLinear implements Linear {
-  readonly kind = 'probe';
-  readonly bytes: number;
-  private readonly inner: Linear;
-  constructor(readonly spec: LinearSpec, private readonly wasm: WasmInstance, ctx: LinearBuildContext) {
-    this.inner = F32_LINEAR.create(spec, ctx);
-    this.bytes = this.inner.bytes;
-  }
-  run(inPtr: number, outPtr: number, rows: number): void {
-    if (recording) {
-      const K = this.spec.inFeatures;
-      let m = recording.get(this.spec.name);
-      if (!m) recording.set(this.spec.name, (m = new Float32Array(K)));
-      const x = this.wasm.heap.f32(inPtr, rows * K);
-      for (let r = 0; r < rows; r++) {
-        const o = r * K;
-        for (let j = 0; j < K; j++) {
-          const v = Math.abs(x[o + j]);
-          if (v > m[j]) m[j] = v;
-        }
-      }
-    }
-    this.inner.run(inPtr, outPtr, rows);
-  }
-}
-
-registerScheme('probe', () => ({ kind: 'probe', tensors: F32_LINEAR.tensors, create: (spec, ctx) => new ProbeLinear(spec, ctx.wasm, ctx) }));
-
-/** Per-channel max |input| of every linear layer of an fp32 model over `images` (n × [C, S, S], normalised). */
-export async function probeInputStats(fp32: ModelFile, images: Float32Array, n: number, opts: { wasm?: WasmChoice; batch?: number } = {}): Promise<InputStats> {
-  if (fp32.meta.scheme.name !== 'fp32') throw new VitguardError('E_SCHEME', `the outlier probe runs on the fp32 model, got scheme ${fp32.meta.scheme.name}`);
-  const probe: ModelFile = { ...fp32, meta: { ...fp32.meta, scheme: { name: 'probe' } } };
-  const engine = await Engine.create(probe, { wasm: opts.wasm, maxBatch: opts.batch ?? 16 });
-  const stats: InputStats = new Map();
-  recording = stats;
-  try {
-    engine.forwardBatch(images, n);
-  } finally {
-    recording = null;
-    engine.dispose();
-  }
-  return stats;
-}
+export { probeInputStats, type InputStats } from '../quant/calibrate.js';
 
 /** The k channels with the largest max |x|, ascending by index. */
 export function topChannels(stat: Float32Array, k: number): Int32Array {
