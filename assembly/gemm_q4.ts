@@ -18,7 +18,7 @@
 // File layout (what gemmQ4_ref reads, sdk/quant/formats.ts): row n, block b of 32 k, byte j: lo = u[n, 32b+j],
 // hi = u[n, 32b+16+j].
 
-import { madd4, hsum4, storeLanes } from './memory';
+import { gemm_f32, gemm_f32_packed_bytes } from './gemm_f32';
 
 export const Q4_NR: i32 = 4;
 export const Q4_LAYOUT_C4: i32 = 0;
@@ -525,20 +525,20 @@ export function gemmQ4I16_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: u
 // --- w4a16 kernel ------------------------------------------------------------------------------------
 //
 // out[m,n] = hsum_l(Σ_{k ≡ l mod 4} x[m,k] · w[n,k]) + bias[n], w[n,k] = f32(q[n,k]) · sw[k/G, n] (exact: |q| ≤ 7).
-// Per panel of 4 columns the int4 weights are dequantized once into `panel` (f32, K × 4, gemm_f32's block layout),
-// then every row of the current row block runs gemm_f32's 2×4 dot-product tile against it (4 k per step, both
-// operands read contiguously along K, lanes = k mod 4, folded by hsum4 at the end): the inner loop is the f32
-// kernel's, and the dequantization (≈ 6 vector ops per 8 weights) is shared by the block's rows (≥ 32 at K ≤ 768).
-// Memory holds only nibbles and one K × 4 f32 panel (16·K bytes, w4a16PanelBytes).
+// Per panel of 4 columns the int4 weights are dequantized once into `panel` (one gemm_f32 panel: bias, then f32
+// K × 4 in its block layout), and gemm_f32 runs the current row block against it (2×4 dot-product tile, 4 k per
+// step, lanes = k mod 4, folded by hsum4 at the end): the inner loop is the f32 kernel itself, and the
+// dequantization (≈ 6 vector ops per 8 weights) is shared by the block's rows (≥ 32 at K ≤ 768).
+// Memory holds only nibbles and one f32 panel (16·(K+1) bytes, w4a16PanelBytes).
 //   simd build:    acc = acc + x·w (madd4 = mul, add): bit-exact with gemmW4A16_ref;
 //   relaxed build: madd4 = relaxed_madd (fused on FMA hardware): within a stated tolerance of gemmW4A16_ref.
 // Q4_LAYOUT_F chunk (16 bytes = 8 k × 4 columns): i32 lane i (bytes 4i..4i+3, little-endian), nibble p = 2c + h at
 // bits 28−4p..31−4p holds q[c, k0 + 4h + i] as 4-bit two's complement (= u ^ 8). Nibble p comes out, sign-extended,
 // as `i32x4.shr_s(i32x4.shl(v, 4p), 28)`: lanes = 4 consecutive k of column c, the f32 kernel's operand order.
 
-/** Bytes of gemmW4A16's panel scratch for K: f32 (K, 4). */
+/** Bytes of gemmW4A16's panel scratch for K: one gemm_f32 panel (bias + f32 (K, 4)). */
 export function w4a16PanelBytes(K: i32): usize {
-  return <usize>K * 16;
+  return gemm_f32_packed_bytes(4, K);
 }
 
 // @ts-ignore: decorator
@@ -549,6 +549,9 @@ export function w4a16PanelBytes(K: i32): usize {
 /**
  * gemmW4A16: out (M, N) f32 = x (M, K) f32 · dequant(W)ᵀ + bias, W (N, K) int4 packed by packQ4 in Q4_LAYOUT_F;
  * panel: w4a16PanelBytes(K) bytes of scratch, 16-byte aligned. K must be a multiple of G (so of 32).
+ * Each 4-column panel is dequantized into the scratch as one gemm_f32 panel (bias, then 4-k blocks of 16 f32) and
+ * run by gemm_f32's micro-kernel: V8 compiles in-loop nibble unpacking poorly (spills, unfolded offsets), while the
+ * dequantization costs ~6 vector ops per 8 weights once per row block.
  */
 export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32, panel: usize): void {
   const lda = <usize>K * 4;
@@ -557,20 +560,19 @@ export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K
   const groupBytes: usize = <usize>G * 2 + 16;
   const panelBytes: usize = <usize>ng * groupBytes + 16;
   const panels = (N + Q4_NR - 1) / Q4_NR;
-  const ldo = <usize>N * 4;
-  // Row blocks of MB rows (≤ 256 KiB of activations) stay in L2 while each panel passes over them (as gemm_f32,
-  // with larger blocks: each block dequantizes the panel again; 256 KiB measured 5–10 % faster than 96 KiB at fc2).
+  // Row blocks of MB rows (≤ 256 KiB of activations) stay in L2 while each panel passes over them; each block
+  // dequantizes the panel again (256 KiB measured 5–10 % faster than 96 KiB at fc2).
   let MB = (262144 / (K * 4)) & ~1;
   if (MB < 2) MB = 2;
   for (let m0 = 0; m0 < M; m0 += MB) {
-    const m1 = min(M, m0 + MB);
+    const rows = min(M, m0 + MB) - m0;
     for (let pi = 0; pi < panels; pi++) {
       const pp = packed + <usize>pi * panelBytes;
       const n0 = pi * Q4_NR;
-      const nValid = min(Q4_NR, N - n0);
+      v128.store(panel, v128.load(pp)); // bias
       // Dequantize: chunk (8 k) → two 4-k blocks of 16 f32, column c at +16c.
       let gp = pp + 16;
-      let dst = panel;
+      let dst = panel + 16;
       for (let g = 0; g < ng; g++) {
         const sw = v128.load(gp);
         const s0 = i32x4.shuffle(sw, sw, 0, 0, 0, 0), s1 = i32x4.shuffle(sw, sw, 1, 1, 1, 1);
@@ -591,39 +593,7 @@ export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K
         }
         gp += groupBytes;
       }
-      const bias = v128.load(pp);
-      const wEnd = panel + <usize>K * 16;
-      for (let m = m0; m < m1; m += 2) {
-        const a0 = x + <usize>m * lda;
-        const two = m + 1 < m1;
-        const a1 = two ? a0 + lda : a0;
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-        let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-        let wp = panel;
-        let pa0 = a0, pa1 = a1;
-        while (wp < wEnd) {
-          const x0 = v128.load(pa0);
-          const x1 = v128.load(pa1);
-          let w = v128.load(wp);
-          c00 = madd4(x0, w, c00);
-          c10 = madd4(x1, w, c10);
-          w = v128.load(wp, 16);
-          c01 = madd4(x0, w, c01);
-          c11 = madd4(x1, w, c11);
-          w = v128.load(wp, 32);
-          c02 = madd4(x0, w, c02);
-          c12 = madd4(x1, w, c12);
-          w = v128.load(wp, 48);
-          c03 = madd4(x0, w, c03);
-          c13 = madd4(x1, w, c13);
-          pa0 += 16;
-          pa1 += 16;
-          wp += 64;
-        }
-        const o = out + <usize>m * ldo + <usize>n0 * 4;
-        storeLanes(o, f32x4.add(hsum4(c00, c01, c02, c03), bias), nValid);
-        if (two) storeLanes(o + ldo, f32x4.add(hsum4(c10, c11, c12, c13), bias), nValid);
-      }
+      gemm_f32(out + (<usize>m0 * <usize>N + <usize>n0) * 4, x + <usize>m0 * lda, panel, rows, min(Q4_NR, N - n0), K, K, N);
     }
   }
 }
