@@ -14,7 +14,7 @@
 // One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
 
 import { VitguardError } from '../errors.js';
-import type { SchemeInfo, ViTConfig } from '../format/model.js';
+import { numTokens, type SchemeInfo, type ViTConfig } from '../format/model.js';
 import type { Tensor } from '../format/safetensors.js';
 import { F32_LINEAR, finiteFloat32, registerScheme, FLOAT_DTYPES, type Int4Memory, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
 import type { WasmInstance } from '../engine/wasm.js';
@@ -166,17 +166,26 @@ class Q4Linear implements Linear {
   private readonly G: number;
   private readonly actQmax: number; // 127 (a8), 7 (a4), 0 = f32 activations (w4a16)
   private readonly actScale: number;
+  private readonly tokens: number; // tokens per image
   /** 'fast': i16-resident panels read by gemmQ4I16; 'compact': nibble panels read by gemmQ4 / gemmW4A16. */
   readonly memory: 'compact' | 'fast';
 
-  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme) {
+  /**
+   * a8Tokens > 0 (the outlier-aware w4a4-oa): the first a8Tokens rows of every image (class, distillation tokens)
+   * are quantized at 8 bits, the others at the scheme's bits; the per-token quantizer keeps rows independent.
+   */
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme, private readonly a8Tokens = 0) {
     const { heap } = ctx.wasm;
     const k = (this.k = quantKernels(ctx.wasm));
     const N = spec.outFeatures, K = spec.inFeatures;
-    this.kind = scheme.name;
+    this.kind = a8Tokens ? `${scheme.name}+a8tokens` : scheme.name;
     this.actQmax = scheme.actBits >= 32 ? 0 : 2 ** (scheme.actBits - 1) - 1;
     this.s = scratch(ctx);
     this.actScale = this.actQmax ? staticScale(spec, scheme, ctx.tensors) : 0;
+    this.tokens = numTokens(ctx.meta.config);
+    if (a8Tokens && (!this.actQmax || this.actScale || a8Tokens > this.tokens)) {
+      throw new VitguardError('E_SCHEME', `${spec.name}: 8-bit token rows (${a8Tokens}) need dynamic integer activations and at most ${this.tokens} tokens`);
+    }
     const w = readQ4(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
     if (w.G !== scheme.group) throw new VitguardError('E_SCHEME', `${spec.name}: scale tensor implies group ${w.G}, the scheme says ${scheme.group}`);
     this.G = w.G;
@@ -204,13 +213,21 @@ class Q4Linear implements Linear {
       return;
     }
     const { q, scales, sums } = this.s;
-    if (this.memory === 'fast') {
-      this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, 2, K, scales, 0, 0);
-      this.k.gemmQ4I16(q, scales, this.packed, outPtr, rows, N, K, this.G);
-      return;
+    const fast = this.memory === 'fast';
+    const eb = fast ? 2 : this.k.q4ActElemBytes(); // bytes per quantized activation
+    const G = fast ? 0 : this.G; // group sums only for the compact kernel
+    const sumPtr = fast ? 0 : sums;
+    this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sumPtr, G);
+    if (this.a8Tokens) {
+      const T = this.tokens;
+      if (rows % T !== 0) throw new VitguardError('E_SCHEME', `${this.spec.name}: ${rows} rows are not whole images of ${T} tokens`);
+      const sumStride = fast ? 0 : (K / this.G) * 4;
+      for (let r = 0; r < rows; r += T) {
+        this.k.quantizeActRows(inPtr + r * K * 4, this.a8Tokens, K, 127, 0, q + r * K * eb, eb, K, scales + r * 4, sumPtr && sumPtr + r * sumStride, G);
+      }
     }
-    this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, this.k.q4ActElemBytes(), K, scales, sums, this.G);
-    this.k.gemmQ4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
+    if (fast) this.k.gemmQ4I16(q, scales, this.packed, outPtr, rows, N, K, this.G);
+    else this.k.gemmQ4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
   }
 }
 
@@ -258,6 +275,17 @@ function quantKind(name: string, scheme: QuantScheme): LinearKind {
     kind: name,
     tensors: (spec) => quantTensors(spec, scheme),
     create: (spec, ctx) => (scheme.weightBits === 8 ? new Q8Linear(spec, ctx, scheme) : new Q4Linear(spec, ctx, scheme)),
+  };
+}
+
+/** An int4 kind whose layers quantize the first `a8Tokens` rows of every image at 8 bits (sdk/study's w4a4-oa). */
+export function int4KindWithA8Tokens(info: SchemeInfo, a8Tokens: number): LinearKind {
+  const scheme = checkScheme(info);
+  if (scheme.weightBits !== 4) throw new VitguardError('E_SCHEME', `8-bit token rows apply to int4 schemes, not ${scheme.name}`);
+  return {
+    kind: `${scheme.name}+a8tokens`,
+    tensors: (spec) => quantTensors(spec, scheme),
+    create: (spec, ctx) => new Q4Linear(spec, ctx, scheme, a8Tokens),
   };
 }
 

@@ -28,11 +28,11 @@ import { VitguardError } from '../errors.js';
 import { encodeMeta, numPatches, numTokens, type ModelFile } from '../format/model.js';
 import { f32Tensor, toFloat32, type Tensor } from '../format/safetensors.js';
 import {
-  F32_LINEAR, FLOAT_DTYPES, finiteFloat32, linearKindFor, registerScheme,
+  F32_LINEAR, FLOAT_DTYPES, linearKindFor, registerScheme,
   type Linear, type LinearBuildContext, type LinearKind, type LinearSpec,
 } from '../engine/linear.js';
 import type { WasmInstance } from '../engine/wasm.js';
-import { quantizeModel, quantizableLayers, readQ4, resolveInt4Memory, type QuantKernels } from '../quant/index.js';
+import { int4KindWithA8Tokens, quantizeModel, quantizableLayers } from '../quant/index.js';
 import type { InputStats } from '../quant/calibrate.js';
 
 export const OA_SCHEMES = ['w4a8-oa', 'w4a4-oa'] as const;
@@ -199,78 +199,6 @@ class OutlierAwareLinear implements Linear {
   }
 }
 
-// --- 8-bit class tokens inside a 4-bit layer -----------------------------------------------------------------------
-//
-// The per-token quantizer gives every row (token) its own scale, so rows are independent: a row can use qmax 127
-// (8-bit) while the others use qmax 7 (4-bit), and the same int4 GEMM reads both (a8 and a4 share the i16 / i8
-// activation layout). The first `a8Tokens` tokens of every image (class, and distillation for DeiT: the tokens the
-// heads read, whose final state is the feature every OOD score uses) are quantized again at 8 bits over the 4-bit
-// pass's output, at the same row offsets: a1·(T−a)/T + a8·a/T of the activation bits, one extra quantizer call of
-// `a8Tokens` rows per image and layer.
-
-interface RowScratch { q: number; scales: number; sums: number }
-const rowScratchOf = new WeakMap<WasmInstance, RowScratch>();
-
-class TokenA8Q4Linear implements Linear {
-  readonly kind = 'w4a4-oa-tokens';
-  readonly bytes: number;
-  private readonly packed: number;
-  private readonly k: QuantKernels;
-  private readonly G: number;
-  private readonly memory: 'compact' | 'fast';
-  private readonly s: RowScratch;
-  private readonly T: number;
-
-  constructor(readonly spec: LinearSpec, wasm: WasmInstance, ctx: LinearBuildContext, private readonly a8Tokens: number) {
-    const { heap } = wasm;
-    const k = (this.k = wasm.kernels as unknown as QuantKernels);
-    const N = spec.outFeatures, K = spec.inFeatures;
-    const w = readQ4(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
-    this.G = w.G;
-    this.T = numTokens(ctx.meta.config);
-    if (a8Tokens > this.T) throw new VitguardError('E_METADATA', `${spec.name}: a8Tokens ${a8Tokens} exceeds the ${this.T} tokens of an image`);
-    let s = rowScratchOf.get(wasm);
-    if (!s) {
-      // q (maxRows, Kmax) i16 or i8, scales f32 (maxRows), group sums i32 (maxRows, Kmax / 32) for the compact kernel
-      const c = ctx.meta.config;
-      const Kmax = Math.max(c.dim, c.mlpHidden);
-      s = { q: heap.alloc(ctx.maxRows * Kmax * 2), scales: heap.alloc(ctx.maxRows * 4), sums: heap.alloc(ctx.maxRows * Math.ceil(Kmax / 32) * 4) };
-      rowScratchOf.set(wasm, s);
-    }
-    this.s = s;
-    const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
-    this.memory = resolveInt4Memory(ctx.int4Memory, wasm.build);
-    this.bytes = this.memory === 'fast' ? k.q4i16PackedBytes(N, K, this.G) : k.q4PackedBytes(N, K, this.G);
-    this.packed = heap.alloc(this.bytes);
-    const mark = heap.mark();
-    const pq = heap.alloc(w.q.byteLength);
-    heap.u8(pq, w.q.byteLength).set(w.q);
-    const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
-    if (this.memory === 'fast') k.packQ4I16(pq, ps, pb, N, K, this.G, this.packed);
-    else k.packQ4(pq, ps, pb, N, K, this.G, k.q4IntLayout(), this.packed);
-    heap.release(mark);
-  }
-
-  // out (rows, N) = x (rows, K) · Wᵀ + b; x quantized per row at 4 bits, the first a8Tokens rows of each image at 8
-  run(inPtr: number, outPtr: number, rows: number): void {
-    const { inFeatures: K, outFeatures: N } = this.spec;
-    const { q, scales, sums } = this.s;
-    const T = this.T, a = this.a8Tokens;
-    if (rows % T !== 0) throw new VitguardError('E_SCHEME', `${this.spec.name}: ${rows} rows are not whole images of ${T} tokens`);
-    const fast = this.memory === 'fast';
-    const eb = fast ? 2 : this.k.q4ActElemBytes(); // bytes per quantized activation
-    const G = fast ? 0 : this.G; // group sums only for the compact kernel
-    const sumStride = fast ? 0 : (K / this.G) * 4;
-    this.k.quantizeActRows(inPtr, rows, K, 7, 0, q, eb, K, scales, fast ? 0 : sums, G);
-    if (a > 0) {
-      for (let r = 0; r < rows; r += T) {
-        this.k.quantizeActRows(inPtr + r * K * 4, a, K, 127, 0, q + r * K * eb, eb, K, scales + r * 4, fast ? 0 : sums + r * sumStride, G);
-      }
-    }
-    if (fast) this.k.gemmQ4I16(q, scales, this.packed, outPtr, rows, N, K, this.G);
-    else this.k.gemmQ4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
-  }
-}
 
 for (const name of OA_SCHEMES) {
   registerScheme(name, (spec, info) => {
@@ -289,8 +217,7 @@ for (const name of OA_SCHEMES) {
     else if (a8Tokens > 0 && spec.role === 'block') {
       // class tokens at 8 bits inside the 4-bit layer: same tensors, own run()
       if (base !== 'w4a4' || info.act !== 'dynamic') throw new VitguardError('E_METADATA', `scheme ${name}: a8Tokens applies to w4a4 with dynamic activations, got base ${base}, act ${JSON.stringify(info.act)}`);
-      const inner = baseKind;
-      baseKind = { kind: 'w4a4-oa-tokens', tensors: (sp) => inner.tensors(sp), create: (sp, ctx) => new TokenA8Q4Linear(sp, ctx.wasm, ctx, a8Tokens) };
+      baseKind = int4KindWithA8Tokens({ ...info, name: base }, a8Tokens);
     }
     if (k === 0 || spec.role !== 'block') return baseKind; // edges (patch embedding, heads) keep the base format
     const inner = baseKind;
