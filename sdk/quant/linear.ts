@@ -8,7 +8,7 @@
 //   w4a4   as w4a8 with activations in [-7, 7]
 //   int8 edges  the patch embedding / head(s) of an int4 scheme listed in `int8Layers` (Q8_PC): w8a8 with dynamic
 //          per-token activations, whatever the scheme's activation setting
-//   w4a16  x f32 → gemmW4A16 (int4 nibble panels; each 4-column panel dequantized into a 16·K-byte f32 scratch
+//   w4a16  x f32 → gemmW4A16 (int4 nibble panels; each 4-column panel dequantized into a 16·(K+1)-byte f32 scratch
 //          per row block, then gemm_f32's 2×4 dot tile)
 //   sim    f32 weights already fake-quantized by simulateModel; x is copied, fakeQuantActRows'd, then gemm_f32
 // One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
@@ -66,15 +66,15 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
 /**
  * Regions of the per-instance scratch, from `base`: q = quantized activations (rows, Kpad) i16, or the simulated
- * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel f32 (K, 4), the
- * w4a16 kernel's dequantized 4-column panel (w4a16PanelBytes).
+ * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel = the w4a16
+ * kernel's dequantized 4-column panel, panelBytes = w4a16PanelBytes(K) (the kernel says how much it writes).
  */
-function layout(base: number, rows: number, K: number): ScratchLayout {
+function layout(base: number, rows: number, K: number, panelBytes: number): ScratchLayout {
   const q = base;
   const scales = q + align64(rows * Math.max(((K + 7) & ~7) * 2, K * 4));
   const sums = scales + align64(rows * 4);
   const panel = sums + align64(rows * Math.ceil(K / 32) * 4);
-  const end = panel + align64(K * 16);
+  const end = panel + align64(panelBytes);
   return { q, scales, sums, panel, bytes: end - base };
 }
 
@@ -85,8 +85,9 @@ function scratch(ctx: LinearBuildContext): ScratchLayout {
   let s = scratchOf.get(ctx.wasm);
   if (!s) {
     const K = maxInFeatures(ctx.meta.config);
-    const size = layout(0, ctx.maxRows, K).bytes;
-    s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K);
+    const panelBytes = quantKernels(ctx.wasm).w4a16PanelBytes(K);
+    const size = layout(0, ctx.maxRows, K, panelBytes).bytes;
+    s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K, panelBytes);
     scratchOf.set(ctx.wasm, s);
   }
   return s;
