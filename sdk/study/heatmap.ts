@@ -1,10 +1,13 @@
 // Attention heatmaps as a PNG: one row per scheme, three panels per row — the image as the model sees it
 // (preprocessed, de-normalised), the last layer's class-token attention over the patch grid (heads averaged), and the
-// attention rollout. Each map is scaled min–max to [0, 1] and drawn with an inferno-like colour map.
+// attention rollout, both drawn over the image. Each map is scaled min–max to [0, 1] and drawn with an inferno-like
+// colour map at OVERLAY opacity.
 
 import { encode } from 'fast-png';
 import { VitguardError } from '../errors.js';
 import type { ModelMeta } from '../format/model.js';
+
+export const OVERLAY = 0.65;
 
 const STOPS: Array<[number, number, number]> = [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]];
 
@@ -51,8 +54,9 @@ export function heatmapPng(rows: HeatmapRow[], meta: ModelMeta, panel = 112, gap
         });
         put(gap + x, y0 + y, rgb);
         const g = Math.floor((y * r.grid) / panel) * r.grid + Math.floor((x * r.grid) / panel);
-        put(2 * gap + panel + x, y0 + y, colormap(nm(r.map[g])));
-        put(3 * gap + 2 * panel + x, y0 + y, colormap(nr(r.rollout[g])));
+        const over = (heat: [number, number, number]) => heat.map((h, ch) => Math.round(OVERLAY * h + (1 - OVERLAY) * rgb[ch]));
+        put(2 * gap + panel + x, y0 + y, over(colormap(nm(r.map[g]))));
+        put(3 * gap + 2 * panel + x, y0 + y, over(colormap(nr(r.rollout[g]))));
       }
     }
   });

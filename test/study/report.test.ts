@@ -4,7 +4,7 @@ import { outlierAwareSummary, lineChartSvg, evalMarkdown, evalHtml } from '../..
 import { OA_RULES } from '../../sdk/study/outlier-scheme.js';
 import type { EvalResult, EvalRow } from '../../sdk/study/eval.js';
 import { addDrops, classifierHead } from '../../sdk/study/eval.js';
-import { colormap, heatmapPng } from '../../sdk/study/heatmap.js';
+import { colormap, heatmapPng, OVERLAY } from '../../sdk/study/heatmap.js';
 import { runSweep, sweepSchemes, sweepSvg } from '../../sdk/study/sweep.js';
 import { benchSchemes } from '../../sdk/study/latency.js';
 import { quantizeModel, dequantizeQ8, readQ8 } from '../../sdk/quant/index.js';
@@ -78,8 +78,10 @@ describe('reports', () => {
     expect([png.width, png.height, png.channels]).toEqual([3 * 40 + 4 * 2, 2 * 40 + 3 * 2, 3]);
     const at = (x: number, y: number) => Array.from(png.data.slice((y * png.width + x) * 3, (y * png.width + x) * 3 + 3));
     expect(at(2, 2)).toEqual([255, 255, 255]); // image panel
-    expect(at(2 * 2 + 40, 2)).toEqual(colormap(0)); // map cell 0 = minimum
-    expect(at(2 * 2 + 40 + 39, 2 + 39)).toEqual(colormap(1)); // cell 15 = maximum
+    const overWhite = (rgb: number[]) => rgb.map((v) => Math.round(OVERLAY * v + (1 - OVERLAY) * 255)); // drawn over the (white) image
+    expect(at(2 * 2 + 40, 2)).toEqual(overWhite(colormap(0))); // map cell 0 = minimum
+    expect(at(2 * 2 + 40 + 39, 2 + 39)).toEqual(overWhite(colormap(1))); // cell 15 = maximum
+    expect(at(3 * 2 + 80 + 39, 2 + 39)).toEqual(overWhite(colormap(1))); // rollout panel, same map
   });
 
   it('ViM head of a quantized model is the dequantized head; latency bench gives a median per scheme', async () => {
