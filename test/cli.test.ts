@@ -91,6 +91,15 @@ describe('vitguard CLI', () => {
     expect(existsSync(bad)).toBe(false);
   });
 
+  it('demo (npm start): every sample classified with a verdict from the shipped detector, and a tally', async () => {
+    expect(await main(['demo'])).toBe(0);
+    const rows = out.filter((l) => /\.png\s/.test(l));
+    expect(rows).toHaveLength(15);
+    for (const r of rows) expect(r).toMatch(/(OUT-OF-DISTRIBUTION|in-distribution): mahalanobis -?\d/);
+    expect(rows.find((r) => r.startsWith('fmnist-Trouser-2.png'))).toMatch(/Trouser \d+%\s+in-distribution/);
+    expect(out.at(-1)).toMatch(/accepted \d of 8 Fashion-MNIST images and flagged \d of 7/);
+  });
+
   it('rejects unknown commands and options with usage', async () => {
     await expect(main(['frobnicate'])).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(main(['classify', '--nope'])).rejects.toMatchObject({ code: 'E_USAGE' });
