@@ -3,34 +3,17 @@
 
 import { mulberry32, gaussian } from '../../sdk/model/random.js';
 import { q4Value, quantizeQ4, quantizeQ8, type Q4Weight, type Q8Weight } from '../../sdk/quant/formats.js';
+import type { QuantKernels } from '../../sdk/quant/linear.js';
 
-export interface QuantExports {
+/** The SDK's view of the integer kernels plus the scalar `_ref` twins the tests compare against. */
+export interface QuantExports extends QuantKernels {
   memory: WebAssembly.Memory;
-  quantizeActRows(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
   quantizeActRows_ref(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
-  fakeQuantActRows(x: number, M: number, K: number, bits: number): void;
   fakeQuantActRows_ref(x: number, M: number, K: number, bits: number): void;
-  q8KPad(K: number): number;
-  q8PackedBytes(N: number, K: number): number;
-  q8ActBytes(M: number, K: number): number;
-  packQ8(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
-  gemmQ8(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number): void;
   gemmQ8_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number): void;
-  q4IntLayout(): number;
-  q4ActElemBytes(): number;
-  q4PackedBytes(N: number, K: number, G: number): number;
-  q4ActBytes(M: number, K: number, G: number): number;
-  packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
-  gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   gemmQ4_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
-  q4i16PackedBytes(N: number, K: number, G: number): number;
-  packQ4I16(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
-  gemmQ4I16(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   gemmQ4I16_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
-  w4a16PanelBytes(K: number): number;
-  gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number, panel: number): void;
   gemmW4A16_ref(x: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
-  Q4_LAYOUT_F: WebAssembly.Global;
 }
 
 /** A wasm instance with a bump allocator over its memory (tests only; the engine plans memory itself). */
