@@ -56,6 +56,17 @@ export function q4ActBytes(M: i32, K: i32, G: i32): usize {
 }
 
 /**
+ * A panel header: p[c] = src[(n0 + c)·stride + off] as f32 for c < nr, 0 past N or when src is 0 (no bias).
+ * The bias row (stride 1, off 0) and each group's scale row (stride K/G, off g) of the int4 packers.
+ */
+function storePanelHeader(p: usize, src: usize, n0: i32, nr: i32, N: i32, stride: i32, off: i32): void {
+  for (let c = 0; c < nr; c++) {
+    const n = n0 + c;
+    store<f32>(p + <usize>c * 4, n < N && src != 0 ? load<f32>(src + (<usize>n * <usize>stride + <usize>off) * 4) : 0);
+  }
+}
+
+/**
  * dst (q4PackedBytes) ← wq u8 (N, K/2) in the file layout, sw f32 (N, K/G), bias f32 (N) or 0, in `layout`
  * (q4IntLayout() for gemmQ4, Q4_LAYOUT_F for gemmW4A16). K must be a multiple of G and G of 32.
  */
@@ -65,16 +76,10 @@ export function packQ4(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32
   let p = dst;
   for (let pi = 0; pi < panels; pi++) {
     const n0 = pi * Q4_NR;
-    for (let c = 0; c < Q4_NR; c++) {
-      const n = n0 + c;
-      store<f32>(p + <usize>c * 4, n < N && bias != 0 ? load<f32>(bias + <usize>n * 4) : 0);
-    }
+    storePanelHeader(p, bias, n0, Q4_NR, N, 1, 0);
     p += 16;
     for (let g = 0; g < ng; g++) {
-      for (let c = 0; c < Q4_NR; c++) {
-        const n = n0 + c;
-        store<f32>(p + <usize>c * 4, n < N ? load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4) : 0);
-      }
+      storePanelHeader(p, sw, n0, Q4_NR, N, ng, g);
       p += 16;
       for (let k0 = g * G; k0 < (g + 1) * G; k0 += 8) {
         if (layout == Q4_LAYOUT_F) {
@@ -383,16 +388,10 @@ export function packQ4I16(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: 
   let p = dst;
   for (let pi = 0; pi < panels; pi++) {
     const n0 = pi * Q4W_NR;
-    for (let c = 0; c < Q4W_NR; c++) {
-      const n = n0 + c;
-      store<f32>(p + <usize>c * 4, n < N && bias != 0 ? load<f32>(bias + <usize>n * 4) : 0);
-    }
+    storePanelHeader(p, bias, n0, Q4W_NR, N, 1, 0);
     p += 32;
     for (let g = 0; g < ng; g++) {
-      for (let c = 0; c < Q4W_NR; c++) {
-        const n = n0 + c;
-        store<f32>(p + <usize>c * 4, n < N ? load<f32>(sw + (<usize>n * <usize>ng + <usize>g) * 4) : 0);
-      }
+      storePanelHeader(p, sw, n0, Q4W_NR, N, ng, g);
       p += 32;
       for (let k = g * G; k < (g + 1) * G; k += 2) {
         for (let c = 0; c < Q4W_NR; c++) {
