@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_NONFINITE' // NaN or Inf in weights, pixels or scores
   | 'E_UNKNOWN_ARCH' // an architecture name we cannot map
   | 'E_METADATA' // missing or invalid model metadata
+  | 'E_CONFIG_MISSING' // a config value the checkpoint cannot tell (not in its shapes, metadata, arch name or config files): pass the named flag
   | 'E_IMAGE' // an image that cannot be decoded or is too small / empty
   | 'E_INPUT' // wrong input shape or type
   | 'E_WASM' // wasm build unavailable, or a trap inside wasm

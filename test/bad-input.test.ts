@@ -12,7 +12,7 @@ const config: ViTConfig = {
   imgSize: 16, patch: 4, inChans: 3, dim: 24, depth: 1, heads: 2, mlpHidden: 48, numClasses: 5,
   distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6,
 };
-const good = convertCheckpoint(writeSafetensors(randomCheckpoint(config, 11)), { heads: 2 }).bytes;
+const good = convertCheckpoint(writeSafetensors(randomCheckpoint(config, 11)), { heads: 2, eps: 1e-6, mean: [0.5], std: [0.5], cropPct: 0.9, interpolation: 'bicubic' }).bytes;
 
 async function rejects(p: Promise<unknown> | (() => unknown), code: string, text?: RegExp) {
   let err: unknown;

@@ -25,6 +25,7 @@ describe('vitguard CLI', () => {
     const model = join(dir, 'tiny.safetensors');
     expect(await main(['random-model', '--arch', 'deit_tiny_distilled_patch16_224', '--seed', '3', '-o', ckpt])).toBe(0);
     expect(await main(['convert', ckpt, '-o', model])).toBe(0);
+    expect(out.join('\n')).toMatch(/config\.heads\s+3\s+\(arch name\)/); // every value is listed with its source
     const meta = readModel(readFileSync(model)).meta;
     expect(meta.config.distilled).toBe(true);
     expect(meta.preprocessing.cropPct).toBe(0.9);
@@ -38,6 +39,24 @@ describe('vitguard CLI', () => {
     const p = r.results[0].top.map((t: { prob: number }) => t.prob);
     expect(p[0]).toBeGreaterThanOrEqual(p[1]);
   }, 120_000);
+
+  it('convert never guesses the head count: without one it names --heads; --json lists every value with its source', async () => {
+    const ckpt = join(dir, 'nameless.timm.safetensors');
+    expect(await main(['random-model', '--arch', 'deit_tiny_patch16_224', '--seed', '4', '-o', ckpt])).toBe(0);
+    // the same tensors without the arch name in their metadata: shapes alone cannot tell heads, eps or preprocessing
+    const { readSafetensors, writeSafetensors } = await import('../sdk/format/safetensors.js');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(ckpt, writeSafetensors(readSafetensors(readFileSync(ckpt)).tensors));
+    const model = join(dir, 'nameless.safetensors');
+    await expect(main(['convert', ckpt, '-o', model])).rejects.toMatchObject({ code: 'E_CONFIG_MISSING', message: expect.stringContaining('--heads') });
+    expect(existsSync(model)).toBe(false);
+    out = [];
+    expect(await main(['convert', ckpt, '-o', model, '--heads', '3', '--eps', '1e-6', '--mean', '0.5', '--std', '0.5', '--crop-pct', '0.9', '--interpolation', 'bicubic', '--json'])).toBe(0);
+    const r = JSON.parse(out[0]);
+    const src = Object.fromEntries(r.values.map((v: { key: string; source: string }) => [v.key, v.source]));
+    expect(src).toMatchObject({ 'config.heads': 'flag', 'config.eps': 'flag', 'config.dim': 'shape', 'preprocessing.mean': 'flag', labels: 'default' });
+    expect(readModel(readFileSync(model)).meta.config.heads).toBe(3);
+  }, 60_000);
 
   it('classifies the samples with a shipped model and prints a readable verdict', async () => {
     expect(await main(['classify', resolve(root, 'models/fmnist-vit.safetensors'), join(root, 'demos/samples/fmnist-Trouser-2.png')])).toBe(0);

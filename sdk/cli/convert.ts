@@ -1,19 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { VitguardError } from '../errors.js';
-import { convertCheckpoint, parseLabels } from '../model/convert.js';
-import { numberList, parse } from './args.js';
+import { convertCheckpoint, describeValues, parseLabels } from '../model/convert.js';
+import { intOption, numberList, parse } from './args.js';
 import { writeFileAtomic } from './io.js';
 
-const USAGE = `usage: vitguard convert IN.safetensors -o OUT.safetensors [--arch NAME] [--heads N] [--mean a,b,c] [--std a,b,c]
-                        [--crop-pct F] [--interpolation bicubic|bilinear] [--eps F] [--labels FILE]
-Reads a timm ViT / DeiT / DeiT3 checkpoint, infers the config from tensor shapes and writes a vitguard model.
-Options override what shapes cannot tell; defaults come from the input's metadata, then timm's values for --arch.`;
+const USAGE = `usage: vitguard convert IN.safetensors -o OUT.safetensors [--json] [--arch NAME] [--heads N] [--eps F] [--img-size N]
+                        [--mean a,b,c] [--std a,b,c] [--crop-pct F] [--interpolation bicubic|bilinear] [--labels FILE]
+Reads a timm ViT / DeiT / DeiT3 checkpoint and writes a vitguard model. The structure comes from tensor shapes; what
+shapes cannot tell (heads, eps, preprocessing) from the flags, then the input's metadata, then a timm architecture
+name (--arch or the input's metadata). Nothing is guessed: a value no source gives stops the conversion with an
+error naming its flag. Every value is printed with its source (shape / flag / metadata / arch name / default).`;
+
+function positiveNumber(s: string | undefined, what: string): number | undefined {
+  if (s === undefined) return undefined;
+  const v = Number(s);
+  if (!(Number.isFinite(v) && v > 0)) throw new VitguardError('E_USAGE', `${what}: expected a positive number, got "${s}"`);
+  return v;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
     out: { type: 'string', short: 'o' }, arch: { type: 'string' }, heads: { type: 'string' }, mean: { type: 'string' },
     std: { type: 'string' }, 'crop-pct': { type: 'string' }, interpolation: { type: 'string' }, eps: { type: 'string' },
-    labels: { type: 'string' },
+    'img-size': { type: 'string' }, labels: { type: 'string' }, json: { type: 'boolean' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (positionals.length !== 1 || !v.out) throw new VitguardError('E_USAGE', USAGE);
@@ -21,17 +30,24 @@ export async function run(argv: string[]): Promise<number> {
   if (interp !== undefined && interp !== 'bicubic' && interp !== 'bilinear') throw new VitguardError('E_USAGE', `--interpolation must be bicubic or bilinear, got ${interp}`);
   const out = convertCheckpoint(new Uint8Array(readFileSync(positionals[0])), {
     arch: v.arch as string | undefined,
-    heads: v.heads !== undefined ? Number(v.heads) : undefined,
+    heads: intOption(v.heads as string | undefined, '--heads'),
+    imgSize: intOption(v['img-size'] as string | undefined, '--img-size'),
     mean: numberList(v.mean as string | undefined, '--mean'),
     std: numberList(v.std as string | undefined, '--std'),
-    cropPct: v['crop-pct'] !== undefined ? Number(v['crop-pct']) : undefined,
+    cropPct: positiveNumber(v['crop-pct'] as string | undefined, '--crop-pct'),
     interpolation: interp as 'bicubic' | 'bilinear' | undefined,
-    eps: v.eps !== undefined ? Number(v.eps) : undefined,
+    eps: positiveNumber(v.eps as string | undefined, '--eps'),
     labels: v.labels ? parseLabels(readFileSync(v.labels as string, 'utf8')) : undefined,
   });
   writeFileAtomic(v.out as string, out.bytes);
+  if (v.json) {
+    console.log(JSON.stringify({ input: positionals[0], out: v.out, bytes: out.bytes.byteLength, arch: out.meta.arch, values: out.values }));
+    return 0;
+  }
   const c = out.meta.config;
   console.log(`${out.meta.arch}: ${c.depth} blocks, dim ${c.dim}, ${c.heads} heads, ${c.imgSize}px/${c.patch}, ${c.numClasses} classes` +
     `${c.distilled ? ', distilled' : ''}${c.layerScale ? ', layer scale' : ''}${c.noEmbedClass ? ', no_embed_class' : ''} → ${v.out} (${out.bytes.byteLength} bytes)`);
+  console.log('values (source):');
+  for (const line of describeValues(out.values)) console.log(line);
   return 0;
 }

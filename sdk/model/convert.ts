@@ -1,9 +1,16 @@
 // timm checkpoint (safetensors, timm key layout) → vitguard model (same tensor names, F32, with __metadata__).
-// The config is inferred from tensor shapes; what shapes cannot tell (heads, eps, preprocessing, labels) comes from
-// options, then from the input's own __metadata__, then from the architecture name's timm defaults.
+//
+// No silent guesses. Every config value comes from one named source, listed in Converted.values:
+//   shape     the tensors' shapes (dim, depth, patch, classes, distillation, layer scale, ...)
+//   flag      an option (--heads, --eps, --mean, ...): always wins
+//   metadata  the input file's own __metadata__ (as tools/train writes it: num_heads, eps, mean, std, ...)
+//   arch name a timm architecture name timm itself knows (--arch or metadata.arch): heads, eps, preprocessing
+//   default   only where no number depends on it (labels class_0..class_N-1)
+// Anything a number depends on that none of these tells (the head count above all: nothing in a checkpoint's shapes
+// says it) stops the conversion with E_CONFIG_MISSING naming the flag to pass, all missing values at once.
 
 import { VitguardError } from '../errors.js';
-import { encodeMeta, validateConfig, validatePreprocessing, type ModelMeta, type Preprocessing, type ViTConfig } from '../format/model.js';
+import { encodeMeta, validateConfig, validatePreprocessing, type Interpolation, type ModelMeta, type Preprocessing, type ViTConfig } from '../format/model.js';
 import { f32Tensor, readSafetensors, toFloat32, writeSafetensors, type Tensor } from '../format/safetensors.js';
 import { configForArch, defaultPreprocessing, expectedTensors, familyOf, imagenetLabels, type Family } from './arch.js';
 
@@ -11,17 +18,31 @@ export interface ConvertOptions {
   arch?: string;
   heads?: number;
   eps?: number;
+  /** Input side in pixels: only needed where pos_embed's row count fits two patch grids. */
+  imgSize?: number;
   mean?: number[];
   std?: number[];
   cropPct?: number;
-  interpolation?: 'bicubic' | 'bilinear';
+  interpolation?: Interpolation;
   labels?: string[];
+}
+
+/** Where a config value came from. */
+export type ValueSource = 'shape' | 'flag' | 'metadata' | 'arch name' | 'default';
+
+export interface ConfigValue {
+  /** `config.heads`, `preprocessing.mean`, `labels`, `arch`, ... */
+  key: string;
+  value: unknown;
+  source: ValueSource;
 }
 
 export interface Converted {
   tensors: Map<string, Tensor>;
   meta: ModelMeta;
   bytes: Uint8Array;
+  /** Every config, preprocessing and label value with its source, in a stable order. */
+  values: ConfigValue[];
 }
 
 function need(t: Map<string, Tensor>, name: string): Tensor {
@@ -41,12 +62,68 @@ function jsonList(md: Record<string, string>, key: string): number[] | undefined
 }
 
 function num(md: Record<string, string>, ...keys: string[]): number | undefined {
-  for (const k of keys) if (k in md && Number.isFinite(Number(md[k]))) return Number(md[k]);
+  for (const k of keys) if (k in md && md[k] !== '' && Number.isFinite(Number(md[k]))) return Number(md[k]);
   return undefined;
 }
 
-/** Infer the config from tensor shapes (and the options for what shapes cannot tell). */
-export function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, opts: ConvertOptions): { config: ViTConfig; arch: string; family: Family } {
+/** The timm zoo config of an architecture name, or undefined for a name timm does not know (e.g. vit_fmnist_patch4_28). */
+export function knownArchConfig(arch: string | undefined): ViTConfig | undefined {
+  if (!arch) return undefined;
+  try {
+    return configForArch(arch);
+  } catch {
+    return undefined;
+  }
+}
+
+// --- resolving values from their sources --------------------------------------------------------------------------
+
+type Candidate<T> = [ValueSource, T | undefined];
+
+/** Collects each value's source, and every value no source could tell, to report all at once. */
+class Resolver {
+  readonly values: ConfigValue[] = [];
+  readonly missing: Array<{ key: string; flag: string; why: string }> = [];
+
+  /** First candidate that is defined wins; none → recorded as missing (flag named), returns undefined. */
+  pick<T>(key: string, flag: string, why: string, candidates: Array<Candidate<T>>): T | undefined {
+    for (const [source, value] of candidates) {
+      if (value !== undefined) {
+        this.values.push({ key, value, source });
+        return value;
+      }
+    }
+    this.missing.push({ key, flag, why });
+    return undefined;
+  }
+
+  shape<T>(key: string, value: T): T {
+    this.values.push({ key, value, source: 'shape' });
+    return value;
+  }
+
+  throwIfMissing(): void {
+    if (!this.missing.length) return;
+    const list = this.missing.map((m) => `${m.key} (pass ${m.flag}; ${m.why})`).join('; ');
+    throw new VitguardError('E_CONFIG_MISSING', `convert cannot tell ${list}. Nothing is guessed: give the value${this.missing.length > 1 ? 's' : ''} with the flag${this.missing.length > 1 ? 's' : ''} named, or a timm architecture name with --arch.`);
+  }
+}
+
+// --- the config ---------------------------------------------------------------------------------------------------
+
+interface Inferred {
+  config: ViTConfig;
+  arch: string;
+  family: Family;
+  /** A timm name timm knows (given, not derived), for preprocessing defaults. */
+  knownArch?: string;
+}
+
+/**
+ * Infer the config: structure from tensor shapes, the rest (heads, eps) from options, the input's metadata or a timm
+ * architecture name. Values go to `r`; values nothing tells go to r.missing (the caller throws once all are known).
+ */
+function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, opts: ConvertOptions, r: Resolver): Inferred {
   const pe = need(t, 'patch_embed.proj.weight').shape;
   if (pe.length !== 4 || pe[2] !== pe[3]) throw new VitguardError('E_TENSOR_SHAPE', `patch_embed.proj.weight has shape ${JSON.stringify(pe)}, expected [dim, in_chans, patch, patch]`);
   const [dim, inChans, patch] = pe;
@@ -59,46 +136,64 @@ export function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, 
   const head = need(t, 'head.weight').shape;
   const pos = need(t, 'pos_embed').shape;
   if (pos.length !== 3 || pos[0] !== 1 || pos[2] !== dim) throw new VitguardError('E_TENSOR_SHAPE', `pos_embed has shape ${JSON.stringify(pos)}, expected [1, tokens, ${dim}]`);
-  const extra = 1 + (distilled ? 1 : 0);
-  const isSquare = (n: number) => n > 0 && Number.isInteger(Math.sqrt(n));
-  const arch = opts.arch ?? md.arch;
+
+  const archFlag = opts.arch;
+  const arch = archFlag ?? md.arch;
   let family: Family = distilled ? 'deit' : layerScale ? 'deit3' : 'vit';
   if (arch) {
     family = familyOf(arch);
-    if (distilled && family !== 'deit') throw new VitguardError('E_UNKNOWN_ARCH', `--arch ${arch} is not a DeiT but the checkpoint has a dist_token`);
+    if (distilled && family !== 'deit') throw new VitguardError('E_UNKNOWN_ARCH', `${archFlag ? '--arch' : 'metadata arch'} ${arch} is not a DeiT but the checkpoint has a dist_token`);
   }
-  // no_embed_class: pos_embed covers patches only. Shapes decide unless both readings are square grids.
-  let noEmbedClass: boolean;
-  if (isSquare(pos[1] - extra) && !isSquare(pos[1])) noEmbedClass = false;
-  else if (isSquare(pos[1]) && !isSquare(pos[1] - extra)) noEmbedClass = true;
-  else noEmbedClass = family === 'deit3';
-  const grid = Math.sqrt(noEmbedClass ? pos[1] : pos[1] - extra);
-  if (!Number.isInteger(grid)) throw new VitguardError('E_TENSOR_SHAPE', `pos_embed has ${pos[1]} rows, which is not a square patch grid (+${extra} token rows)`);
-  let heads = opts.heads ?? num(md, 'heads', 'num_heads');
-  if (heads === undefined && arch && /_(tiny|small|medium|base|large)_/.test(arch)) {
-    try { heads = configForArch(arch).heads; } catch { /* custom name */ }
+  const known = knownArchConfig(arch);
+  const archSource: ValueSource = archFlag ? 'flag' : 'metadata';
+
+  // no_embed_class: pos_embed covers the patches only. The row count decides unless both readings are square grids;
+  // then the image side does (flag, metadata img_size, arch name).
+  const extra = 1 + (distilled ? 1 : 0);
+  const isSquare = (n: number) => n > 0 && Number.isInteger(Math.sqrt(n));
+  let noEmbedClass: boolean | undefined;
+  if (isSquare(pos[1] - extra) && !isSquare(pos[1])) noEmbedClass = r.shape('config.noEmbedClass', false);
+  else if (isSquare(pos[1]) && !isSquare(pos[1] - extra)) noEmbedClass = r.shape('config.noEmbedClass', true);
+  else if (!isSquare(pos[1]) && !isSquare(pos[1] - extra)) {
+    throw new VitguardError('E_TENSOR_SHAPE', `pos_embed has ${pos[1]} rows, which is not a square patch grid (with or without ${extra} prefix row${extra > 1 ? 's' : ''})`);
+  } else {
+    const side = r.pick('config.imgSize', '--img-size', `pos_embed's ${pos[1]} rows fit a ${Math.sqrt(pos[1])}² grid and a ${Math.sqrt(pos[1] - extra)}² grid plus ${extra} prefix row(s)`, [
+      ['flag', opts.imgSize], ['metadata', num(md, 'img_size')], ['arch name', known?.imgSize],
+    ]);
+    if (side !== undefined) {
+      if ((side / patch) ** 2 === pos[1]) noEmbedClass = true;
+      else if ((side / patch) ** 2 === pos[1] - extra) noEmbedClass = false;
+      else throw new VitguardError('E_TENSOR_SHAPE', `image side ${side} with patch ${patch} gives ${(side / patch) ** 2} patches; pos_embed has ${pos[1]} rows`);
+    }
   }
-  heads ??= Math.max(1, Math.round(dim / 64)); // timm's convention: 64-wide heads
-  const config = validateConfig({
-    imgSize: grid * patch,
-    patch,
-    inChans,
-    dim,
-    depth,
-    heads,
-    mlpHidden: fc1[0],
-    numClasses: head[0],
-    distilled,
-    layerScale,
-    noEmbedClass,
-    eps: opts.eps ?? num(md, 'eps', 'layer_norm_eps') ?? 1e-6,
-  });
-  return { config, arch: arch ?? `${family}_custom_patch${patch}_${grid * patch}`, family };
+  const grid = noEmbedClass === undefined ? 1 : Math.sqrt(noEmbedClass ? pos[1] : pos[1] - extra);
+  const imgSize = grid * patch;
+  if (noEmbedClass !== undefined && !r.values.some((v) => v.key === 'config.imgSize')) r.shape('config.imgSize', imgSize);
+  r.shape('config.patch', patch);
+  r.shape('config.inChans', inChans);
+  r.shape('config.dim', dim);
+  r.shape('config.depth', depth);
+  r.shape('config.mlpHidden', fc1[0]);
+  r.shape('config.numClasses', head[0]);
+  r.shape('config.distilled', distilled);
+  r.shape('config.layerScale', layerScale);
+
+  const heads = r.pick('config.heads', '--heads', 'no tensor shape tells the head count', [
+    ['flag', opts.heads], ['metadata', num(md, 'num_heads', 'heads')], ['arch name', known?.heads],
+  ]);
+  const eps = r.pick('config.eps', '--eps', 'no tensor shape tells the LayerNorm epsilon', [
+    ['flag', opts.eps], ['metadata', num(md, 'eps', 'layer_norm_eps')], ['arch name', known?.eps],
+  ]);
+  const name = arch ?? `${family}_custom_patch${patch}_${imgSize}`;
+  r.values.unshift({ key: 'arch', value: name, source: arch ? archSource : 'shape' });
+  const config = {
+    imgSize, patch, inChans, dim, depth, heads: heads ?? 0, mlpHidden: fc1[0], numClasses: head[0],
+    distilled, layerScale, noEmbedClass: noEmbedClass ?? false, eps: eps ?? 0,
+  };
+  return { config, arch: name, family, knownArch: known ? arch : undefined };
 }
 
-export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}): Converted {
-  const { tensors: src, metadata: md } = readSafetensors(input);
-  const { config, arch } = inferConfig(src, md, opts);
+function checkTensors(src: Map<string, Tensor>, config: ViTConfig): Map<string, Tensor> {
   // Every tensor must be expected, present, with the right shape; floats become F32.
   const expected = expectedTensors(config);
   const names = new Set(expected.map(([n]) => n));
@@ -120,29 +215,56 @@ export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}):
     }
     tensors.set(name, f32Tensor(shape, data));
   }
-  const defaults = defaultPreprocessing(arch);
-  const perChannel = (v: number[] | undefined) => (v && v.length === 1 ? Array(config.inChans).fill(v[0]) : v);
-  const mean = perChannel(opts.mean) ?? perChannel(jsonList(md, 'mean')) ?? (config.inChans === 3 ? defaults.mean : undefined);
-  const std = perChannel(opts.std) ?? perChannel(jsonList(md, 'std')) ?? (config.inChans === 3 ? defaults.std : undefined);
-  if (!mean || !std) {
-    throw new VitguardError('E_METADATA', `the model takes ${config.inChans}-channel input, so timm's RGB defaults do not apply: pass --mean and --std`);
+  return tensors;
+}
+
+function parseInterpolation(v: string | undefined, where: string): Interpolation | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'bicubic' && v !== 'bilinear') throw new VitguardError('E_METADATA', `${where} interpolation is ${JSON.stringify(v)}: vitguard resizes bicubic or bilinear (pass --interpolation)`);
+  return v;
+}
+
+export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}): Converted {
+  const { tensors: src, metadata: md } = readSafetensors(input);
+  const r = new Resolver();
+  const { config: partial, arch, knownArch } = inferConfig(src, md, opts, r);
+  // A broken checkpoint is reported before missing flags: the tensor checks need only the structure (unknown only
+  // where the image side is missing, which then is reported below).
+  const structureKnown = !r.missing.some((m) => m.key === 'config.imgSize');
+  const tensors = structureKnown ? checkTensors(src, { ...partial, heads: partial.heads || 1, eps: partial.eps || 1e-6 }) : new Map<string, Tensor>();
+
+  const C = partial.inChans;
+  const defaults = knownArch ? defaultPreprocessing(knownArch) : undefined;
+  const rgb = C === 3 ? defaults : undefined; // timm's defaults are RGB statistics
+  const perChannel = (v: number[] | undefined) => (v && v.length === 1 ? Array(C).fill(v[0]) : v);
+  const mean = r.pick('preprocessing.mean', '--mean', `per-channel input mean of this ${C}-channel model`, [
+    ['flag', perChannel(opts.mean)], ['metadata', perChannel(jsonList(md, 'mean'))], ['arch name', rgb?.mean],
+  ]);
+  const std = r.pick('preprocessing.std', '--std', `per-channel input std of this ${C}-channel model`, [
+    ['flag', perChannel(opts.std)], ['metadata', perChannel(jsonList(md, 'std'))], ['arch name', rgb?.std],
+  ]);
+  const cropPct = r.pick('preprocessing.cropPct', '--crop-pct', 'the resize-then-centre-crop ratio of the evaluation transform', [
+    ['flag', opts.cropPct], ['metadata', num(md, 'crop_pct')], ['arch name', defaults?.cropPct],
+  ]);
+  const interpolation = r.pick('preprocessing.interpolation', '--interpolation', 'bicubic or bilinear resizing', [
+    ['flag', opts.interpolation], ['metadata', parseInterpolation(md.interpolation, 'input metadata')], ['arch name', defaults?.interpolation],
+  ]);
+  let mdLabels: string[] | undefined;
+  if (md.labels) {
+    try { mdLabels = JSON.parse(md.labels); } catch { throw new VitguardError('E_METADATA', 'input __metadata__.labels is not JSON'); }
   }
-  const preprocessing = validatePreprocessing({
-    mean,
-    std,
-    cropPct: opts.cropPct ?? num(md, 'crop_pct') ?? defaults.cropPct,
-    interpolation: opts.interpolation ?? ((md.interpolation as Preprocessing['interpolation']) || defaults.interpolation),
-  }, config.inChans);
-  let labels = opts.labels;
-  if (!labels && md.labels) {
-    try { labels = JSON.parse(md.labels); } catch { throw new VitguardError('E_METADATA', 'input __metadata__.labels is not JSON'); }
-  }
-  labels ??= imagenetLabels(config.numClasses);
+  const labels = r.pick<string[]>('labels', '--labels', '', [
+    ['flag', opts.labels], ['metadata', mdLabels], ['default', imagenetLabels(partial.numClasses)],
+  ])!;
+  r.throwIfMissing();
+
+  const config = validateConfig(partial);
+  const preprocessing: Preprocessing = validatePreprocessing({ mean: mean!, std: std!, cropPct: cropPct!, interpolation: interpolation! }, C);
   if (!Array.isArray(labels) || labels.length !== config.numClasses) {
     throw new VitguardError('E_METADATA', `labels: got ${Array.isArray(labels) ? labels.length : 'no'} labels for a head of ${config.numClasses} classes`);
   }
   const meta: ModelMeta = { arch, config, labels: labels.map(String), preprocessing, scheme: { name: 'fp32' }, extra: {} };
-  return { tensors, meta, bytes: writeSafetensors(tensors, encodeMeta(meta)) };
+  return { tensors, meta, bytes: writeSafetensors(tensors, encodeMeta(meta)), values: r.values };
 }
 
 /** Labels from a file: a JSON array, or one label per line. */
@@ -154,4 +276,14 @@ export function parseLabels(text: string): string[] {
     return v.map(String);
   }
   return s.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/** One line per value: `config.heads = 4  (flag)`; labels shortened. */
+export function describeValues(values: ConfigValue[]): string[] {
+  const show = (v: unknown) => {
+    if (Array.isArray(v) && v.length > 6) return `[${v.slice(0, 3).map((x) => JSON.stringify(x)).join(', ')}, … ${v.length} in all]`;
+    return JSON.stringify(v);
+  };
+  const w = Math.max(...values.map((v) => v.key.length));
+  return values.map((v) => `  ${v.key.padEnd(w)}  ${show(v.value)}  (${v.source})`);
 }

@@ -11,6 +11,9 @@ const small = (over: Partial<ViTConfig> = {}): ViTConfig => ({
   distilled: false, layerScale: false, noEmbedClass: false, eps: 1e-6, ...over,
 });
 
+/** What a checkpoint trained outside timm's zoo must be told besides the head count. */
+const OUTSIDE_ZOO = { eps: 1e-6, mean: [0.5], std: [0.5], cropPct: 1, interpolation: 'bilinear' as const };
+
 function errCode(fn: () => unknown): { code: string; message: string } {
   try { fn(); } catch (e) { expect(e).toBeInstanceOf(VitguardError); return e as VitguardError; }
   throw new Error('expected a VitguardError');
@@ -26,6 +29,8 @@ describe('convert', () => {
       expect(out.meta.preprocessing.cropPct).toBe(0.9);
       expect(out.meta.preprocessing.mean).toEqual(arch.startsWith('vit') ? [0.5, 0.5, 0.5] : [0.485, 0.456, 0.406]);
       expect(readModel(out.bytes).meta.config).toEqual(want); // the written file reads back the same
+      const src = Object.fromEntries(out.values.map((v) => [v.key, v.source]));
+      expect(src).toMatchObject({ arch: 'flag', 'config.heads': 'arch name', 'config.eps': 'arch name', 'config.dim': 'shape', 'config.depth': 'shape', 'preprocessing.mean': 'arch name', labels: 'default' });
     }
   }, 60_000);
 
@@ -42,19 +47,45 @@ describe('convert', () => {
   });
 
   it('tells no_embed_class (DeiT3) from the pos_embed row count', () => {
-    const out = convertCheckpoint(writeSafetensors(randomCheckpoint(small({ layerScale: true, noEmbedClass: true }), 3)), { heads: 3 });
+    const out = convertCheckpoint(writeSafetensors(randomCheckpoint(small({ layerScale: true, noEmbedClass: true }), 3)), { heads: 3, ...OUTSIDE_ZOO });
     expect(out.meta.config.noEmbedClass).toBe(true);
     expect(out.meta.config.layerScale).toBe(true);
     expect(out.meta.arch.startsWith('deit3')).toBe(true);
   });
 
   it('reads heads, labels and preprocessing from the input metadata (as the training tool writes them)', () => {
-    const md = { heads: '4', labels: JSON.stringify(Array.from({ length: 10 }, (_, i) => `c${i}`)), mean: '[0.286]', std: '[0.353]', crop_pct: '1.0', interpolation: 'bilinear' };
+    const md = { num_heads: '4', eps: '1e-6', labels: JSON.stringify(Array.from({ length: 10 }, (_, i) => `c${i}`)), mean: '[0.286]', std: '[0.353]', crop_pct: '1.0', interpolation: 'bilinear' };
     const out = convertCheckpoint(writeSafetensors(randomCheckpoint(small({ inChans: 1, dim: 64, heads: 4 }), 4), md));
     expect(out.meta.config.heads).toBe(4);
     expect(out.meta.config.inChans).toBe(1);
     expect(out.meta.preprocessing.mean).toEqual([0.286]);
     expect(out.meta.labels[9]).toBe('c9');
+    const src = Object.fromEntries(out.values.map((v) => [v.key, v.source]));
+    expect(src).toMatchObject({ 'config.heads': 'metadata', 'config.eps': 'metadata', 'preprocessing.mean': 'metadata', 'preprocessing.cropPct': 'metadata', labels: 'metadata' });
+  });
+
+  it('never guesses the head count: without a flag, metadata or a timm name it stops and names every missing flag', () => {
+    // dim 128 with 4 heads: the old dim/64 rule would have picked 2 and silently changed every attention map
+    const bytes = writeSafetensors(randomCheckpoint(small({ dim: 128, heads: 4 }), 10));
+    const e = errCode(() => convertCheckpoint(bytes));
+    expect(e.code).toBe('E_CONFIG_MISSING');
+    for (const flag of ['--heads', '--eps', '--mean', '--std', '--crop-pct', '--interpolation']) expect(e.message).toContain(flag);
+    const e2 = errCode(() => convertCheckpoint(bytes, { ...OUTSIDE_ZOO }));
+    expect(e2.code).toBe('E_CONFIG_MISSING');
+    expect(e2.message).toContain('--heads');
+    expect(e2.message).not.toContain('--eps');
+    const out = convertCheckpoint(bytes, { heads: 4, ...OUTSIDE_ZOO });
+    expect(out.meta.config.heads).toBe(4);
+    expect(out.values.find((v) => v.key === 'config.heads')).toEqual({ key: 'config.heads', value: 4, source: 'flag' });
+    // a name timm does not know (as the training tool writes) gives neither heads nor eps
+    const e3 = errCode(() => convertCheckpoint(bytes, { arch: 'vit_cifar_patch4_32', ...OUTSIDE_ZOO }));
+    expect(e3.message).toContain('--heads');
+  });
+
+  it('reads the image side and no_embed_class from the pos_embed row count', () => {
+    const out = convertCheckpoint(writeSafetensors(randomCheckpoint(small(), 12)), { heads: 3, ...OUTSIDE_ZOO });
+    expect(out.values.find((v) => v.key === 'config.noEmbedClass')!.source).toBe('shape');
+    expect(out.values.find((v) => v.key === 'config.imgSize')).toEqual({ key: 'config.imgSize', value: 32, source: 'shape' });
   });
 
   it('turns F16 weights into F32', () => {
@@ -64,7 +95,7 @@ describe('convert', () => {
       const f = toFloat32(v);
       half.set(k, { dtype: 'F16', shape: v.shape, bytes: new Uint8Array(Uint16Array.from(f, f32ToF16).buffer) });
     }
-    const out = convertCheckpoint(writeSafetensors(half), { heads: 3 });
+    const out = convertCheckpoint(writeSafetensors(half), { heads: 3, ...OUTSIDE_ZOO });
     const w = toFloat32(out.tensors.get('head.weight')!);
     const w0 = toFloat32(t.get('head.weight')!);
     expect(out.tensors.get('head.weight')!.dtype).toBe('F32');
@@ -73,10 +104,10 @@ describe('convert', () => {
 
   it('names unknown, missing and misshapen tensors', () => {
     const t = randomCheckpoint(small(), 6);
-    t.set('fc_norm.weight', f32Tensor([48], new Float32Array(48)));
+    t.set('pre_logits.fc.weight', f32Tensor([48], new Float32Array(48)));
     let e = errCode(() => convertCheckpoint(writeSafetensors(t)));
     expect(e.code).toBe('E_TENSOR_UNKNOWN');
-    expect(e.message).toContain('fc_norm.weight');
+    expect(e.message).toContain('pre_logits.fc.weight');
 
     const t2 = randomCheckpoint(small(), 6);
     t2.delete('blocks.1.mlp.fc2.bias');
@@ -94,12 +125,15 @@ describe('convert', () => {
   it('rejects NaN weights, unknown architectures and RGB defaults on 1-channel models', () => {
     const t = randomCheckpoint(small(), 7);
     toFloat32(t.get('norm.bias')!)[5] = NaN;
-    const e = errCode(() => convertCheckpoint(writeSafetensors(t)));
+    const e = errCode(() => convertCheckpoint(writeSafetensors(t), { heads: 3, ...OUTSIDE_ZOO }));
     expect(e.code).toBe('E_NONFINITE');
     expect(e.message).toContain('norm.bias');
     expect(errCode(() => convertCheckpoint(writeSafetensors(randomCheckpoint(small(), 8)), { arch: 'resnet50' })).code).toBe('E_UNKNOWN_ARCH');
     expect(errCode(() => configForArch('deit_gigantic_patch16_224')).code).toBe('E_UNKNOWN_ARCH');
-    expect(errCode(() => convertCheckpoint(writeSafetensors(randomCheckpoint(small({ inChans: 1 }), 9)))).code).toBe('E_METADATA');
+    // timm's RGB statistics never fill a 1-channel model's mean/std, even with a zoo name
+    const e1 = errCode(() => convertCheckpoint(writeSafetensors(randomCheckpoint(small({ inChans: 1 }), 9)), { arch: 'vit_small_patch16_224', heads: 3 }));
+    expect(e1.code).toBe('E_CONFIG_MISSING');
+    expect(e1.message).toMatch(/preprocessing\.mean \(pass --mean/);
   });
 
   it('lists every tensor of a config exactly once', () => {

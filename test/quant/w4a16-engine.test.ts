@@ -16,7 +16,7 @@ const config: ViTConfig = {
 
 describe('w4a16 in the engine', () => {
   it('equals the fp32 engine on the dequantized weights, bit for bit (simd), at batch 1 and 3', async () => {
-    const fp32 = readModel(convertCheckpoint(writeSafetensors(randomCheckpoint(config, 21)), { heads: 4 }).bytes);
+    const fp32 = readModel(convertCheckpoint(writeSafetensors(randomCheckpoint(config, 21)), { heads: 4, eps: 1e-6, mean: [0.5], std: [0.5], cropPct: 1, interpolation: 'bilinear' }).bytes);
     const q = quantizeModel(fp32, { scheme: 'w4a16', edges: 'fp32' });
     const tensors = new Map(fp32.tensors);
     for (const layer of q.meta.scheme.layers as string[]) {
