@@ -1,9 +1,13 @@
 // Bundles of the public API (sdk/index.ts), built from the tsc output in lib/ (`npm run build` runs build:wasm and
 // build:ts first), so rollup needs no TypeScript plugin:
 //
-//   dist/browser/     index.js (ESM) + worker.js (the Web Worker entry, a module worker) + shared chunks +
-//                     vitguard.simd.wasm + vitguard.relaxed.wasm as emitted assets. The wasm is fetched at run time
-//                     from the bundle's own folder, or from `wasmBase` (a CDN): never inlined as base64.
+//   dist/browser/     index.js (ESM) + shared chunks + worker.js (the Web Worker entry, a module worker, built
+//                     self-contained) + vitguard.simd.wasm + vitguard.relaxed.wasm as emitted assets. The wasm is
+//                     fetched at run time from the bundle's own folder, or from `wasmBase` (a CDN): never inlined.
+//                     The bundle names its assets only as literal `new URL('./<file>', import.meta.url)`, the form
+//                     bundlers (Vite, webpack, rollup, esbuild plugins) follow and emit: an app that imports the
+//                     package gets the worker and both wasm files in its own build without copying anything. The
+//                     worker is one file because those bundlers copy it as an asset, without following its imports.
 //   dist/node/        index.js + worker.js (worker_threads entry); dependencies stay external (package.json deps).
 //   dist/cloudflare/  index.js: in-thread only, the relaxed and simd binaries imported as wasm modules (workerd
 //                     refuses WebAssembly.compile on bytes), ready for wrangler / miniflare's CompiledWasm rule.
@@ -15,26 +19,28 @@ import commonjs from '@rollup/plugin-commonjs';
 const WASM = ['simd', 'relaxed'].map((build) => ({ build, fileName: `vitguard.${build}.wasm`, path: `build/vitguard.${build}.wasm` }));
 
 /**
- * The worker entry is referenced as `new URL('./entry.<platform>.js', import.meta.url)` (spawn.ts): emit it as its
- * own chunk (worker.js) and point the URL there. In the browser build, also point BUNDLED_WASM_BASE (index.ts) at the
- * bundle's folder and emit both wasm binaries next to it.
+ * The worker entry is referenced as `new URL('./entry.<platform>.js', import.meta.url)` (spawn.ts). Node: emit it as
+ * its own chunk (worker.js) and point the URL there. Browser: point both literals at './worker.js', which the worker
+ * config below builds as one self-contained file, and replace BUNDLED_WASM (index.ts) with literal URLs of the two
+ * wasm binaries emitted next to the bundle.
  */
-function vitguardAssets({ platform, wasmAssets }) {
-  const entry = `entry.${platform}.js`;
-  const literal = `new URL('./${entry}', import.meta.url)`;
+function vitguardAssets({ platform }) {
+  const browser = platform === 'browser';
+  const literal = (entry) => `new URL('./${entry}', import.meta.url)`;
+  const wasmUrls = `{ simd: new URL('./vitguard.simd.wasm', import.meta.url), relaxed: new URL('./vitguard.relaxed.wasm', import.meta.url) }`;
   return {
     name: 'vitguard-assets',
     buildStart() {
-      if (wasmAssets) for (const w of WASM) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });
+      if (browser) for (const w of WASM) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });
     },
-    transform(code, id) {
+    transform(code) {
       let out = code;
-      if (out.includes(literal)) {
-        const ref = this.emitFile({ type: 'chunk', id: `lib/sdk/worker/${entry}`, fileName: 'worker.js' });
-        out = out.replace(literal, `new URL(import.meta.ROLLUP_FILE_URL_${ref})`);
-      }
-      if (wasmAssets && out.includes('/*@vitguard-wasm-base*/ undefined')) {
-        out = out.replace('/*@vitguard-wasm-base*/ undefined', "new URL('./', import.meta.url).href");
+      if (browser) {
+        for (const e of ['entry.browser.js', 'entry.node.js']) out = out.replace(literal(e), literal('worker.js'));
+        out = out.replace('/*@vitguard-wasm-urls*/ undefined', wasmUrls);
+      } else if (out.includes(literal('entry.node.js'))) {
+        const ref = this.emitFile({ type: 'chunk', id: 'lib/sdk/worker/entry.node.js', fileName: 'worker.js' });
+        out = out.replace(literal('entry.node.js'), `new URL(import.meta.ROLLUP_FILE_URL_${ref})`);
       }
       return out === code ? null : { code: out, map: null };
     },
@@ -91,8 +97,9 @@ export function createClassifier(opts) {
 }
 
 /**
- * Workers reject a bundle that imports node: builtins (without nodejs_compat), even dynamically. Those imports sit
- * in Node-only branches (file reading, worker_threads) that never run there: make them plain rejections.
+ * Workers reject a bundle that imports node: builtins (without nodejs_compat), even dynamically, and browser bundlers
+ * warn about each one. Those imports sit in Node-only branches (file reading, worker_threads) that never run there:
+ * make them plain rejections.
  */
 function noNodeBuiltins() {
   return {
@@ -116,14 +123,21 @@ export default [
   {
     input: { index: 'lib/sdk/index.js' },
     external: nodeBuiltin,
-    plugins: [vitguardAssets({ platform: 'browser', wasmAssets: true }), nodeResolve({ browser: true, preferBuiltins: false }), commonjs()],
+    plugins: [vitguardAssets({ platform: 'browser' }), nodeResolve({ browser: true, preferBuiltins: false }), commonjs(), noNodeBuiltins()],
     output: { dir: 'dist/browser', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false },
+    onwarn,
+  },
+  {
+    input: { worker: 'lib/sdk/worker/entry.browser.js' },
+    external: nodeBuiltin,
+    plugins: [nodeResolve({ browser: true, preferBuiltins: false }), commonjs(), noNodeBuiltins()],
+    output: { dir: 'dist/browser', format: 'es', entryFileNames: '[name].js', inlineDynamicImports: true, sourcemap: false },
     onwarn,
   },
   {
     input: { index: 'lib/sdk/index.js' },
     external: (id) => nodeBuiltin(id) || /^[a-z@][^:]*$/i.test(id) && !id.startsWith('/'),
-    plugins: [vitguardAssets({ platform: 'node', wasmAssets: false })],
+    plugins: [vitguardAssets({ platform: 'node' })],
     output: { dir: 'dist/node', format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
     onwarn,
   },

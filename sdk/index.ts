@@ -112,13 +112,17 @@ function toUrl(src: string | URL): URL {
   return new URL(src, base);
 }
 
-/** The folder of the bundle's wasm assets; rollup.config.mjs replaces this marker in the browser bundle. */
-const BUNDLED_WASM_BASE: string | undefined = /*@vitguard-wasm-base*/ undefined;
+/**
+ * The browser bundle's own wasm assets: rollup.config.mjs replaces this marker with literal
+ * `new URL` calls naming each wasm file relative to import.meta.url, which an app's bundler follows and emits.
+ */
+const BUNDLED_WASM: WasmSource | undefined = /*@vitguard-wasm-urls*/ undefined;
 
 function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
   if (o.wasmSource) return o.wasmSource;
-  const base = o.wasmBase ?? (isNode ? undefined : BUNDLED_WASM_BASE);
-  if (base === undefined) return undefined; // the engine's own default (Node: the package's build/ folder)
+  const base = o.wasmBase;
+  // no base: the bundle's assets (browser), or the engine's own default (Node: the package's build/ folder)
+  if (base === undefined) return isNode ? undefined : BUNDLED_WASM;
   const b = new URL(String(base), (globalThis as { location?: { href: string } }).location?.href);
   if (!b.pathname.endsWith('/')) b.pathname += '/';
   return { simd: new URL('vitguard.simd.wasm', b), relaxed: new URL('vitguard.relaxed.wasm', b) } as unknown as WasmSource;

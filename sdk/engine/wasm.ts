@@ -63,8 +63,10 @@ async function readNodeFile(url: URL): Promise<Uint8Array> {
 
 async function defaultBytes(build: WasmBuild): Promise<Uint8Array> {
   const file = `vitguard.${build}.wasm`;
-  // sdk/engine/wasm.ts (vitest, tsx) → ../../build; lib/sdk/engine/wasm.js (after tsc) → ../../../build
-  const candidates = [new URL(`../../build/${file}`, import.meta.url), new URL(`../../../build/${file}`, import.meta.url)];
+  // sdk/engine/wasm.ts (vitest, tsx) → ../../build; lib/sdk/engine/wasm.js (after tsc) → ../../../build. Built from
+  // a variable, not a literal: an app's bundler must not glob build/ into its output from here (the browser bundle
+  // names its own wasm assets, index.ts).
+  const candidates = ['../../build/', '../../../build/'].map((dir) => new URL(dir + file, import.meta.url));
   if (isNode && candidates[0].protocol === 'file:') {
     const errors: string[] = [];
     for (const url of candidates) {
