@@ -58,6 +58,30 @@ describe('vitguard CLI', () => {
     expect(readModel(readFileSync(model)).meta.config.heads).toBe(3);
   }, 60_000);
 
+  it('convert DIR reads a transformers folder (config.json + preprocessor_config.json); a folder without safetensors is refused', async () => {
+    const { hfConfigJson, randomHfCheckpoint } = await import('./oracle/transformers-reference.js');
+    const { writeSafetensors } = await import('../sdk/format/safetensors.js');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const hf = { cls: 'ViTForImageClassification', hidden: 24, layers: 1, heads: 2, intermediate: 48, imageSize: 8, patch: 4, channels: 3, classes: 3, eps: 1e-12, qkvBias: true } as const;
+    const folder = join(dir, 'hf-vit');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'model.safetensors'), writeSafetensors(randomHfCheckpoint(hf, 2), { format: 'pt' }));
+    writeFileSync(join(folder, 'config.json'), hfConfigJson(hf, ['cat', 'dog', 'bird']));
+    writeFileSync(join(folder, 'preprocessor_config.json'), JSON.stringify({ do_resize: true, size: { height: 8, width: 8 }, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }));
+    const model = join(dir, 'hf-vit.safetensors');
+    out = [];
+    expect(await main(['convert', folder, '-o', model, '--json'])).toBe(0);
+    const r = JSON.parse(out[0]);
+    expect(r.layout).toBe('transformers');
+    expect(r.values).toContainEqual({ key: 'config.heads', value: 2, source: 'config.json' });
+    expect(r.values).toContainEqual({ key: 'preprocessing.interpolation', value: 'bilinear', source: 'preprocessor_config.json' });
+    expect(readModel(readFileSync(model)).meta.labels).toEqual(['cat', 'dog', 'bird']);
+    const pickle = join(dir, 'hf-pickle');
+    mkdirSync(pickle, { recursive: true });
+    writeFileSync(join(pickle, 'pytorch_model.bin'), 'not read');
+    await expect(main(['convert', pickle, '-o', join(dir, 'x.safetensors')])).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('safetensors') });
+  });
+
   it('classifies the samples with a shipped model and prints a readable verdict', async () => {
     expect(await main(['classify', resolve(root, 'models/fmnist-vit.safetensors'), join(root, 'demos/samples/fmnist-Trouser-2.png')])).toBe(0);
     expect(out[1]).toMatch(/%\s+Trouser/);

@@ -1,15 +1,32 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { VitguardError } from '../errors.js';
-import { convertCheckpoint, describeValues, parseLabels } from '../model/convert.js';
+import { convertCheckpoint, describeValues, parseLabels, type FolderFiles } from '../model/convert.js';
 import { intOption, numberList, parse } from './args.js';
 import { writeFileAtomic } from './io.js';
 
-const USAGE = `usage: vitguard convert IN.safetensors -o OUT.safetensors [--json] [--arch NAME] [--heads N] [--eps F] [--img-size N]
+const USAGE = `usage: vitguard convert IN.safetensors|DIR -o OUT.safetensors [--json] [--arch NAME] [--heads N] [--eps F] [--img-size N]
                         [--mean a,b,c] [--std a,b,c] [--crop-pct F] [--interpolation bicubic|bilinear] [--labels FILE]
-Reads a timm ViT / DeiT / DeiT3 checkpoint and writes a vitguard model. The structure comes from tensor shapes; what
-shapes cannot tell (heads, eps, preprocessing) from the flags, then the input's metadata, then a timm architecture
-name (--arch or the input's metadata). Nothing is guessed: a value no source gives stops the conversion with an
-error naming its flag. Every value is printed with its source (shape / flag / metadata / arch name / default).`;
+Reads a timm ViT / DeiT / DeiT3 checkpoint and writes a vitguard model. DIR is a downloaded model folder: timm hub
+layout (model.safetensors + config.json with architecture, label_names, pretrained_cfg) or Hugging Face transformers
+layout (ViTForImageClassification, DeiTForImageClassificationWithTeacher: model.safetensors + config.json +
+preprocessor_config.json). The structure comes from tensor shapes; what shapes cannot tell (heads, eps,
+preprocessing, labels) from the flags, then the folder's JSON files, then the input's metadata, then a timm
+architecture name. Nothing is guessed: a value no source gives stops the conversion with an error naming its flag.
+Every value is printed with its source (shape / flag / config.json / preprocessor_config.json / metadata / arch name / default).`;
+
+/** The weights and side files of a model folder. */
+function readFolder(dir: string): { weights: Uint8Array; files: FolderFiles } {
+  const weights = join(dir, 'model.safetensors');
+  if (!existsSync(weights)) {
+    const why = existsSync(join(dir, 'model.safetensors.index.json')) ? 'it holds a sharded checkpoint (model.safetensors.index.json), which vitguard does not read'
+      : existsSync(join(dir, 'pytorch_model.bin')) ? 'it holds pytorch_model.bin (a pickle); vitguard reads safetensors only: save with safe_serialization=True'
+        : 'no model.safetensors in it';
+    throw new VitguardError('E_USAGE', `${dir}: ${why}`);
+  }
+  const text = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : undefined);
+  return { weights: new Uint8Array(readFileSync(weights)), files: { config: text('config.json'), preprocessor: text('preprocessor_config.json') } };
+}
 
 function positiveNumber(s: string | undefined, what: string): number | undefined {
   if (s === undefined) return undefined;
@@ -28,7 +45,9 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1 || !v.out) throw new VitguardError('E_USAGE', USAGE);
   const interp = v.interpolation;
   if (interp !== undefined && interp !== 'bicubic' && interp !== 'bilinear') throw new VitguardError('E_USAGE', `--interpolation must be bicubic or bilinear, got ${interp}`);
-  const out = convertCheckpoint(new Uint8Array(readFileSync(positionals[0])), {
+  const input = positionals[0];
+  const { weights, files } = statSync(input, { throwIfNoEntry: false })?.isDirectory() ? readFolder(input) : { weights: new Uint8Array(readFileSync(input)), files: {} };
+  const out = convertCheckpoint(weights, {
     arch: v.arch as string | undefined,
     heads: intOption(v.heads as string | undefined, '--heads'),
     imgSize: intOption(v['img-size'] as string | undefined, '--img-size'),
@@ -38,16 +57,17 @@ export async function run(argv: string[]): Promise<number> {
     interpolation: interp as 'bicubic' | 'bilinear' | undefined,
     eps: positiveNumber(v.eps as string | undefined, '--eps'),
     labels: v.labels ? parseLabels(readFileSync(v.labels as string, 'utf8')) : undefined,
-  });
+  }, files);
   writeFileAtomic(v.out as string, out.bytes);
   if (v.json) {
-    console.log(JSON.stringify({ input: positionals[0], out: v.out, bytes: out.bytes.byteLength, arch: out.meta.arch, values: out.values }));
+    console.log(JSON.stringify({ input, layout: out.layout, out: v.out, bytes: out.bytes.byteLength, arch: out.meta.arch, values: out.values, notes: out.notes }));
     return 0;
   }
   const c = out.meta.config;
   console.log(`${out.meta.arch}: ${c.depth} blocks, dim ${c.dim}, ${c.heads} heads, ${c.imgSize}px/${c.patch}, ${c.numClasses} classes` +
     `${c.distilled ? ', distilled' : ''}${c.layerScale ? ', layer scale' : ''}${c.noEmbedClass ? ', no_embed_class' : ''} → ${v.out} (${out.bytes.byteLength} bytes)`);
-  console.log('values (source):');
+  console.log(`values (source), ${out.layout} layout:`);
   for (const line of describeValues(out.values)) console.log(line);
+  for (const note of out.notes) console.log(`note: ${note}`);
   return 0;
 }

@@ -4,8 +4,10 @@
 //   shape     the tensors' shapes (dim, depth, patch, classes, distillation, layer scale, ...)
 //   flag      an option (--heads, --eps, --mean, ...): always wins
 //   metadata  the input file's own __metadata__ (as tools/train writes it: num_heads, eps, mean, std, ...)
-//   arch name a timm architecture name timm itself knows (--arch or metadata.arch): heads, eps, preprocessing
+//   config.json / preprocessor_config.json   a model folder's side files (timm hub or transformers: layouts.ts)
+//   arch name a timm architecture name timm itself knows (--arch, config.json or metadata.arch): heads, eps, preprocessing
 //   default   only where no number depends on it (labels class_0..class_N-1)
+// Precedence: flag, then the folder's JSON files, then the file's metadata, then the arch name.
 // Anything a number depends on that none of these tells (the head count above all: nothing in a checkpoint's shapes
 // says it) stops the conversion with E_CONFIG_MISSING naming the flag to pass, all missing values at once.
 
@@ -13,6 +15,7 @@ import { VitguardError } from '../errors.js';
 import { encodeMeta, validateConfig, validatePreprocessing, type Interpolation, type ModelMeta, type Preprocessing, type ViTConfig } from '../format/model.js';
 import { f32Tensor, readSafetensors, toFloat32, writeSafetensors, type Tensor } from '../format/safetensors.js';
 import { configForArch, defaultPreprocessing, expectedTensors, familyOf, imagenetLabels, type Family } from './arch.js';
+import { isTransformersConfig, parseJsonFile, readPreprocessorConfig, readTimmHubConfig, readTransformersConfig, transformersPrefix, transformersToTimm, type FolderFacts, type Layout } from './layouts.js';
 
 export interface ConvertOptions {
   arch?: string;
@@ -28,7 +31,15 @@ export interface ConvertOptions {
 }
 
 /** Where a config value came from. */
-export type ValueSource = 'shape' | 'flag' | 'metadata' | 'arch name' | 'default';
+export type ValueSource = 'shape' | 'flag' | 'metadata' | 'config.json' | 'preprocessor_config.json' | 'arch name' | 'default';
+
+/** A model folder's side files, as text (the CLI reads them; sdk/model does no file I/O). */
+export interface FolderFiles {
+  /** config.json: timm hub (`architecture`, `pretrained_cfg`) or transformers (`architectures`, `model_type`). */
+  config?: string;
+  /** preprocessor_config.json (transformers). */
+  preprocessor?: string;
+}
 
 export interface ConfigValue {
   /** `config.heads`, `preprocessing.mean`, `labels`, `arch`, ... */
@@ -43,6 +54,10 @@ export interface Converted {
   bytes: Uint8Array;
   /** Every config, preprocessing and label value with its source, in a stable order. */
   values: ConfigValue[];
+  /** Which tensor names the input had: timm (a file, or a timm hub folder) or transformers (renamed to timm's). */
+  layout: Layout;
+  /** Things worth knowing that change no number on square images (e.g. transformers' squash resize). */
+  notes: string[];
 }
 
 function need(t: Map<string, Tensor>, name: string): Tensor {
@@ -119,11 +134,19 @@ interface Inferred {
   knownArch?: string;
 }
 
+/** A folder file's structural fact must agree with the tensors. */
+function agree(facts: FolderFacts, what: string, said: number | undefined, shape: number): void {
+  if (said !== undefined && said !== shape) {
+    throw new VitguardError('E_METADATA', `config.json says ${what} ${said} but the tensors have ${shape}: the files do not belong together`);
+  }
+}
+
 /**
- * Infer the config: structure from tensor shapes, the rest (heads, eps) from options, the input's metadata or a timm
- * architecture name. Values go to `r`; values nothing tells go to r.missing (the caller throws once all are known).
+ * Infer the config: structure from tensor shapes, the rest (heads, eps) from options, the folder's files, the input's
+ * metadata or a timm architecture name. Values go to `r`; values nothing tells go to r.missing (the caller throws
+ * once all are known).
  */
-function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, opts: ConvertOptions, r: Resolver): Inferred {
+function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: FolderFacts, opts: ConvertOptions, r: Resolver): Inferred {
   const pe = need(t, 'patch_embed.proj.weight').shape;
   if (pe.length !== 4 || pe[2] !== pe[3]) throw new VitguardError('E_TENSOR_SHAPE', `patch_embed.proj.weight has shape ${JSON.stringify(pe)}, expected [dim, in_chans, patch, patch]`);
   const [dim, inChans, patch] = pe;
@@ -136,39 +159,46 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, opts: C
   const head = need(t, 'head.weight').shape;
   const pos = need(t, 'pos_embed').shape;
   if (pos.length !== 3 || pos[0] !== 1 || pos[2] !== dim) throw new VitguardError('E_TENSOR_SHAPE', `pos_embed has shape ${JSON.stringify(pos)}, expected [1, tokens, ${dim}]`);
+  agree(facts, 'hidden_size / embed_dim', facts.dim, dim);
+  agree(facts, 'num_hidden_layers / depth', facts.depth, depth);
+  agree(facts, 'intermediate_size', facts.mlpHidden, fc1[0]);
+  agree(facts, 'patch_size', facts.patch, patch);
+  agree(facts, 'num_channels / input_size[0]', facts.inChans, inChans);
+  agree(facts, 'num_classes / id2label', facts.numClasses, head[0]);
 
-  const archFlag = opts.arch;
-  const arch = archFlag ?? md.arch;
+  const [arch, archSource] = opts.arch ? [opts.arch, 'flag' as const] : facts.arch ? [facts.arch, 'config.json' as const] : md.arch ? [md.arch, 'metadata' as const] : [undefined, undefined];
   let family: Family = distilled ? 'deit' : layerScale ? 'deit3' : 'vit';
   if (arch) {
     family = familyOf(arch);
-    if (distilled && family !== 'deit') throw new VitguardError('E_UNKNOWN_ARCH', `${archFlag ? '--arch' : 'metadata arch'} ${arch} is not a DeiT but the checkpoint has a dist_token`);
+    if (distilled && family !== 'deit') throw new VitguardError('E_UNKNOWN_ARCH', `${archSource} arch ${arch} is not a DeiT but the checkpoint has a dist_token`);
+  } else if (facts.hfClass) {
+    family = facts.hfClass.startsWith('DeiT') ? 'deit' : 'vit';
   }
   const known = knownArchConfig(arch);
-  const archSource: ValueSource = archFlag ? 'flag' : 'metadata';
 
   // no_embed_class: pos_embed covers the patches only. The row count decides unless both readings are square grids;
-  // then the image side does (flag, metadata img_size, arch name).
+  // then the image side does (flag, config file, metadata img_size, arch name).
   const extra = 1 + (distilled ? 1 : 0);
   const isSquare = (n: number) => n > 0 && Number.isInteger(Math.sqrt(n));
+  const sideSaid: Array<Candidate<number>> = [['flag', opts.imgSize], ['config.json', facts.imgSize], ['metadata', num(md, 'img_size')], ['arch name', known?.imgSize]];
   let noEmbedClass: boolean | undefined;
-  if (isSquare(pos[1] - extra) && !isSquare(pos[1])) noEmbedClass = r.shape('config.noEmbedClass', false);
-  else if (isSquare(pos[1]) && !isSquare(pos[1] - extra)) noEmbedClass = r.shape('config.noEmbedClass', true);
-  else if (!isSquare(pos[1]) && !isSquare(pos[1] - extra)) {
+  let imgSize: number | undefined;
+  if (!isSquare(pos[1]) && !isSquare(pos[1] - extra)) {
     throw new VitguardError('E_TENSOR_SHAPE', `pos_embed has ${pos[1]} rows, which is not a square patch grid (with or without ${extra} prefix row${extra > 1 ? 's' : ''})`);
+  } else if (isSquare(pos[1]) !== isSquare(pos[1] - extra)) {
+    noEmbedClass = r.shape('config.noEmbedClass', isSquare(pos[1]));
+    imgSize = r.shape('config.imgSize', Math.sqrt(noEmbedClass ? pos[1] : pos[1] - extra) * patch);
+    const said = sideSaid.find(([src, v]) => v !== undefined && src !== 'arch name'); // a zoo name may be run at another size
+    if (said && said[1] !== imgSize) throw new VitguardError('E_METADATA', `${said[0]} says image side ${said[1]} but pos_embed's ${pos[1]} rows give ${imgSize} px at patch ${patch}`);
   } else {
-    const side = r.pick('config.imgSize', '--img-size', `pos_embed's ${pos[1]} rows fit a ${Math.sqrt(pos[1])}² grid and a ${Math.sqrt(pos[1] - extra)}² grid plus ${extra} prefix row(s)`, [
-      ['flag', opts.imgSize], ['metadata', num(md, 'img_size')], ['arch name', known?.imgSize],
-    ]);
-    if (side !== undefined) {
-      if ((side / patch) ** 2 === pos[1]) noEmbedClass = true;
-      else if ((side / patch) ** 2 === pos[1] - extra) noEmbedClass = false;
-      else throw new VitguardError('E_TENSOR_SHAPE', `image side ${side} with patch ${patch} gives ${(side / patch) ** 2} patches; pos_embed has ${pos[1]} rows`);
+    imgSize = r.pick('config.imgSize', '--img-size', `pos_embed's ${pos[1]} rows fit a ${Math.sqrt(pos[1])}² grid and a ${Math.sqrt(pos[1] - extra)}² grid plus ${extra} prefix row(s)`, sideSaid);
+    if (imgSize !== undefined) {
+      const n = (imgSize / patch) ** 2;
+      if (n !== pos[1] && n !== pos[1] - extra) throw new VitguardError('E_TENSOR_SHAPE', `image side ${imgSize} with patch ${patch} gives ${n} patches; pos_embed has ${pos[1]} rows`);
+      noEmbedClass = n === pos[1];
+      r.values.push({ key: 'config.noEmbedClass', value: noEmbedClass, source: r.values[r.values.length - 1].source });
     }
   }
-  const grid = noEmbedClass === undefined ? 1 : Math.sqrt(noEmbedClass ? pos[1] : pos[1] - extra);
-  const imgSize = grid * patch;
-  if (noEmbedClass !== undefined && !r.values.some((v) => v.key === 'config.imgSize')) r.shape('config.imgSize', imgSize);
   r.shape('config.patch', patch);
   r.shape('config.inChans', inChans);
   r.shape('config.dim', dim);
@@ -179,15 +209,15 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, opts: C
   r.shape('config.layerScale', layerScale);
 
   const heads = r.pick('config.heads', '--heads', 'no tensor shape tells the head count', [
-    ['flag', opts.heads], ['metadata', num(md, 'num_heads', 'heads')], ['arch name', known?.heads],
+    ['flag', opts.heads], ['config.json', facts.heads], ['metadata', num(md, 'num_heads', 'heads')], ['arch name', known?.heads],
   ]);
   const eps = r.pick('config.eps', '--eps', 'no tensor shape tells the LayerNorm epsilon', [
-    ['flag', opts.eps], ['metadata', num(md, 'eps', 'layer_norm_eps')], ['arch name', known?.eps],
+    ['flag', opts.eps], ['config.json', facts.eps], ['metadata', num(md, 'eps', 'layer_norm_eps')], ['arch name', known?.eps ?? facts.timmEps],
   ]);
-  const name = arch ?? `${family}_custom_patch${patch}_${imgSize}`;
-  r.values.unshift({ key: 'arch', value: name, source: arch ? archSource : 'shape' });
+  const name = arch ?? `${family}_custom_patch${patch}_${imgSize ?? 0}`;
+  r.values.unshift({ key: 'arch', value: name, source: archSource ?? 'shape' });
   const config = {
-    imgSize, patch, inChans, dim, depth, heads: heads ?? 0, mlpHidden: fc1[0], numClasses: head[0],
+    imgSize: imgSize ?? 0, patch, inChans, dim, depth, heads: heads ?? 0, mlpHidden: fc1[0], numClasses: head[0],
     distilled, layerScale, noEmbedClass: noEmbedClass ?? false, eps: eps ?? 0,
   };
   return { config, arch: name, family, knownArch: known ? arch : undefined };
@@ -224,10 +254,33 @@ function parseInterpolation(v: string | undefined, where: string): Interpolation
   return v;
 }
 
-export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}): Converted {
-  const { tensors: src, metadata: md } = readSafetensors(input);
+/** Read the folder's JSON files (if any) and bring the tensors to timm's names. */
+function readLayout(src: Map<string, Tensor>, files: FolderFiles): { tensors: Map<string, Tensor>; facts: FolderFacts } {
+  const cfg = files.config !== undefined ? parseJsonFile(files.config, 'config.json') : undefined;
+  let facts: FolderFacts;
+  if (cfg && typeof cfg.architecture === 'string') facts = readTimmHubConfig(cfg);
+  else if (cfg && isTransformersConfig(cfg)) facts = readTransformersConfig(cfg);
+  else if (cfg) throw new VitguardError('E_METADATA', 'config.json is neither a timm hub config (no "architecture") nor a transformers ViT / DeiT config (no "architectures" or model_type vit / deit)');
+  else facts = { layout: transformersPrefix(src.keys()) ? 'transformers' : 'timm', problems: {}, notes: [] };
+  if (files.preprocessor !== undefined) readPreprocessorConfig(parseJsonFile(files.preprocessor, 'preprocessor_config.json'), facts);
+  if (facts.layout !== 'transformers') return { tensors: src, facts };
+  const prefix = transformersPrefix(src.keys());
+  if (!prefix) throw new VitguardError('E_TENSOR_MISSING', 'config.json describes a transformers ViT / DeiT but the weights have no vit.embeddings.* or deit.embeddings.* tensors');
+  if (facts.hfClass === 'DeiTForImageClassification') {
+    throw new VitguardError('E_UNKNOWN_ARCH', 'DeiTForImageClassification (class head only on a distilled backbone) is not supported yet; DeiTForImageClassificationWithTeacher is');
+  }
+  return { tensors: transformersToTimm(src, prefix, 'dist_token'), facts };
+}
+
+/**
+ * Convert a checkpoint: a timm-named safetensors file, or the weights of a model folder with its JSON files
+ * (timm hub or transformers layout). Flags override every file.
+ */
+export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}, files: FolderFiles = {}): Converted {
+  const { tensors: raw, metadata: md } = readSafetensors(input);
+  const { tensors: src, facts } = readLayout(raw, files);
   const r = new Resolver();
-  const { config: partial, arch, knownArch } = inferConfig(src, md, opts, r);
+  const { config: partial, arch, knownArch } = inferConfig(src, md, facts, opts, r);
   // A broken checkpoint is reported before missing flags: the tensor checks need only the structure (unknown only
   // where the image side is missing, which then is reported below).
   const structureKnown = !r.missing.some((m) => m.key === 'config.imgSize');
@@ -237,24 +290,32 @@ export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}):
   const defaults = knownArch ? defaultPreprocessing(knownArch) : undefined;
   const rgb = C === 3 ? defaults : undefined; // timm's defaults are RGB statistics
   const perChannel = (v: number[] | undefined) => (v && v.length === 1 ? Array(C).fill(v[0]) : v);
+  const fileSource = facts.preprocessingFile ?? 'config.json';
+  /** A folder's preprocessing value, or its problem as an error when no flag overrides it. */
+  const fromFile = <T>(key: 'mean' | 'std' | 'cropPct' | 'interpolation', flag: T | undefined, value: T | undefined): T | undefined => {
+    const problem = facts.problems[key];
+    if (flag === undefined && problem) throw new VitguardError('E_METADATA', `${problem} (or pass --${key === 'cropPct' ? 'crop-pct' : key})`);
+    return value;
+  };
   const mean = r.pick('preprocessing.mean', '--mean', `per-channel input mean of this ${C}-channel model`, [
-    ['flag', perChannel(opts.mean)], ['metadata', perChannel(jsonList(md, 'mean'))], ['arch name', rgb?.mean],
+    ['flag', perChannel(opts.mean)], [fileSource, perChannel(fromFile('mean', opts.mean, facts.mean))], ['metadata', perChannel(jsonList(md, 'mean'))], ['arch name', rgb?.mean],
   ]);
   const std = r.pick('preprocessing.std', '--std', `per-channel input std of this ${C}-channel model`, [
-    ['flag', perChannel(opts.std)], ['metadata', perChannel(jsonList(md, 'std'))], ['arch name', rgb?.std],
+    ['flag', perChannel(opts.std)], [fileSource, perChannel(fromFile('std', opts.std, facts.std))], ['metadata', perChannel(jsonList(md, 'std'))], ['arch name', rgb?.std],
   ]);
   const cropPct = r.pick('preprocessing.cropPct', '--crop-pct', 'the resize-then-centre-crop ratio of the evaluation transform', [
-    ['flag', opts.cropPct], ['metadata', num(md, 'crop_pct')], ['arch name', defaults?.cropPct],
+    ['flag', opts.cropPct], [fileSource, fromFile('cropPct', opts.cropPct, facts.cropPct)], ['metadata', num(md, 'crop_pct')], ['arch name', defaults?.cropPct],
   ]);
   const interpolation = r.pick('preprocessing.interpolation', '--interpolation', 'bicubic or bilinear resizing', [
-    ['flag', opts.interpolation], ['metadata', parseInterpolation(md.interpolation, 'input metadata')], ['arch name', defaults?.interpolation],
+    ['flag', opts.interpolation], [fileSource, fromFile('interpolation', opts.interpolation, facts.interpolation)],
+    ['metadata', parseInterpolation(md.interpolation, 'input metadata')], ['arch name', defaults?.interpolation],
   ]);
   let mdLabels: string[] | undefined;
   if (md.labels) {
     try { mdLabels = JSON.parse(md.labels); } catch { throw new VitguardError('E_METADATA', 'input __metadata__.labels is not JSON'); }
   }
   const labels = r.pick<string[]>('labels', '--labels', '', [
-    ['flag', opts.labels], ['metadata', mdLabels], ['default', imagenetLabels(partial.numClasses)],
+    ['flag', opts.labels], ['config.json', facts.labels], ['metadata', mdLabels], ['default', imagenetLabels(partial.numClasses)],
   ])!;
   r.throwIfMissing();
 
@@ -264,7 +325,7 @@ export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}):
     throw new VitguardError('E_METADATA', `labels: got ${Array.isArray(labels) ? labels.length : 'no'} labels for a head of ${config.numClasses} classes`);
   }
   const meta: ModelMeta = { arch, config, labels: labels.map(String), preprocessing, scheme: { name: 'fp32' }, extra: {} };
-  return { tensors, meta, bytes: writeSafetensors(tensors, encodeMeta(meta)), values: r.values };
+  return { tensors, meta, bytes: writeSafetensors(tensors, encodeMeta(meta)), values: r.values, layout: facts.layout, notes: facts.notes };
 }
 
 /** Labels from a file: a JSON array, or one label per line. */

@@ -33,7 +33,7 @@ export function linear(x: Float64Array[], W: Float64Array, b: Float64Array, out:
   });
 }
 
-function layerNorm(x: Float64Array[], gamma: Float64Array, beta: Float64Array, eps: number): Float64Array[] {
+export function layerNorm(x: Float64Array[], gamma: Float64Array, beta: Float64Array, eps: number): Float64Array[] {
   return x.map((row) => {
     const n = row.length;
     let mean = 0;
@@ -69,7 +69,7 @@ export function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
+export const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 
 /** Replaces the block linears (qkv, proj, fc1, fc2) to model a quantized graph; `prefix` is e.g. `blocks.0.attn.qkv`. */
 export type LinearFn = (prefix: string, x: Float64Array[], W: Float64Array, b: Float64Array, out: number, inp: number) => Float64Array[];
