@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**'],
+    exclude: ['test/e2e/**', 'test/package/**', 'test/examples/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
