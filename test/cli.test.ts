@@ -88,13 +88,14 @@ describe('vitguard CLI', () => {
     expect(out.join('\n')).toMatch(/OOD|in-distribution/);
   });
 
+  // vitest.config.ts pins VITGUARD_FMNIST (and the other data roots) to test/fixtures/data for the whole run
+  it('the data roots are the fixtures', () => {
+    expect(resolve(process.env.VITGUARD_FMNIST ?? '')).toBe(FMNIST);
+    expect(resolve(process.env.VITGUARD_DATA ?? '')).toBe(dirname(FMNIST));
+  });
+
   it('accuracy --json on the Fashion-MNIST fixture', async () => {
-    process.env.VITGUARD_FMNIST = FMNIST;
-    try {
-      expect(await main(['accuracy', resolve(root, 'models/fmnist-deit.safetensors'), '--data', 'fashion-mnist:test:100', '--json'])).toBe(0);
-    } finally {
-      delete process.env.VITGUARD_FMNIST;
-    }
+    expect(await main(['accuracy', resolve(root, 'models/fmnist-deit.safetensors'), '--data', 'fashion-mnist:test:100', '--json'])).toBe(0);
     const r = JSON.parse(out[0]);
     expect(r).toMatchObject({ data: 'fashion-mnist:test:100', n: 100, scheme: 'fp32' });
     expect(r.top1).toBeGreaterThan(0.85);
@@ -119,12 +120,7 @@ describe('vitguard CLI', () => {
     const scale = new Float32Array(s.bytes.slice().buffer)[0];
     expect(scale).toBeGreaterThan(0);
     out = [];
-    process.env.VITGUARD_FMNIST = FMNIST;
-    try {
-      expect(await main(['accuracy', q, '--data', 'fashion-mnist:test:100', '--json'])).toBe(0);
-    } finally {
-      delete process.env.VITGUARD_FMNIST;
-    }
+    expect(await main(['accuracy', q, '--data', 'fashion-mnist:test:100', '--json'])).toBe(0);
     expect(JSON.parse(out[0]).top1).toBeGreaterThan(0.85);
     const bad = join(dir, 'calib-bad.safetensors');
     const empty = mkdtempSync(join(tmpdir(), 'vitguard-empty-'));

