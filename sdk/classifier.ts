@@ -48,7 +48,7 @@ export function topK(logits: ArrayLike<number>, k: number, labels: string[]): To
 export class Classifier {
   private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null) {}
 
-  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number } = {}): Promise<Classifier> {
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number } = {}): Promise<Classifier> {
     const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
     const engine = await Engine.create(file, opts);
     return new Classifier(engine, file, loadDetector(file.meta));

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_METADATA' // missing or invalid model metadata
   | 'E_CONFIG_MISSING' // a config value the checkpoint cannot tell (not in its shapes, metadata, arch name or config files): pass the named flag
   | 'E_IMAGE' // an image that cannot be decoded or is too small / empty
+  | 'E_MODEL_TOO_LARGE' // a model whose weights and activations would need more wasm memory than maxMemoryBytes allows
   | 'E_INPUT' // wrong input shape or type
   | 'E_WASM' // wasm build unavailable, or a trap inside wasm
   | 'E_DATA' // dataset missing, corrupt, or empty

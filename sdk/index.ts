@@ -50,6 +50,11 @@ export interface CreateOptions {
   workers?: number;
   /** Largest batch classifyBatch sends in one forward (sizes the activation arena). */
   maxBatch?: number;
+  /**
+   * The most wasm memory (bytes) one copy of the model may hold — weights, activations and scratch — checked from the
+   * model's config before anything is allocated: a model over it fails with E_MODEL_TOO_LARGE. Default 1 GiB.
+   */
+  maxMemoryBytes?: number;
   /** Worker mode: hand the input buffers to the worker (the caller's copy is detached). Default true. */
   transfer?: boolean;
   /** Worker mode: where the worker entry script lives, if a bundler moved it. */
@@ -188,7 +193,7 @@ class InThreadClassifier implements VitguardClassifier {
   private async rebuild(): Promise<void> {
     try { this.clf.dispose(); } catch { /* a trapped instance may fail to free: it is dropped either way */ }
     try {
-      this.clf = await Classifier.create(this.bytes, { wasm: this.opts.wasm, wasmSource: wasmSourceFor(this.opts), maxBatch: this.opts.maxBatch });
+      this.clf = await Classifier.create(this.bytes, { wasm: this.opts.wasm, wasmSource: wasmSourceFor(this.opts), maxBatch: this.opts.maxBatch, maxMemoryBytes: this.opts.maxMemoryBytes });
       this.rebuilds++;
     } finally {
       this.rebuilding = null;
@@ -262,13 +267,13 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   const bytes = await loadModelBytes(opts.model);
   const wasmSource = wasmSourceFor(opts);
   if (!opts.worker) {
-    const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch });
+    const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes });
     return new InThreadClassifier(clf, bytes, { ...opts, wasm });
   }
   const { WorkerPool } = await import('./worker/pool.js');
   const pool = await WorkerPool.create({
     size: opts.workers ?? 1,
-    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch },
+    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
   });

@@ -22,7 +22,19 @@ export interface EngineOptions {
    * 'auto' (default) = 'fast' on the simd build, 'compact' on the relaxed build (where it is as fast). docs/quantization.md.
    */
   int4Memory?: Int4Memory;
+  /**
+   * The most wasm linear memory (bytes) this engine may hold: weights, activation arena and scratch together; the
+   * same bound covers the per-image preprocessing planes and the per-layer outputs a forward is asked for.
+   * A model file is untrusted input: its config, not its size, sets the arena (attention alone is heads·T² floats)
+   * and the resize target (imgSize / cropPct), so a 500 KB file can ask for gigabytes. Over the limit, create()
+   * fails with E_MODEL_TOO_LARGE — from the config before anything is allocated, or at the allocation that would
+   * pass it. Default DEFAULT_MAX_MEMORY_BYTES (1 GiB).
+   */
+  maxMemoryBytes?: number;
 }
+
+/** Default EngineOptions.maxMemoryBytes: 1 GiB, room for deit_base in fp32 (346 MB of weights) at maxBatch 32. */
+export const DEFAULT_MAX_MEMORY_BYTES = 2 ** 30;
 
 export interface ForwardOptions {
   /** Per-layer attention probabilities [heads, T, T]. */
@@ -147,8 +159,28 @@ interface State {
   arena: Arena;
 }
 
-function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory): State {
-  const inst = instantiate(module, build);
+/** Floats of the activation arena (everything buildState allocates after the weights, but the attention scratch). */
+function arenaFloats(c: ViTConfig, maxBatch: number): number {
+  const T = numTokens(c), Np = numPatches(c), R = maxBatch * T;
+  return maxBatch * c.inChans * c.imgSize * c.imgSize + maxBatch * Np * c.inChans * c.patch * c.patch + R * c.dim * 7 +
+    R * c.mlpHidden + c.heads * T * T + R + 2 * maxBatch * (c.dim + c.numClasses);
+}
+
+/**
+ * A lower bound on the memory a model needs (bytes): its tensors as stored, the arena, and the two square float
+ * planes preprocessing resizes every image into (short side floor(imgSize / cropPct), all channels). Checked before
+ * any instance exists, so a file whose config asks for far more than it carries costs nothing to refuse.
+ */
+export function plannedMemoryBytes(file: ModelFile, maxBatch: number): number {
+  let weights = 0;
+  for (const t of file.tensors.values()) weights += t.bytes.byteLength;
+  const c = file.meta.config;
+  const resized = Math.floor(c.imgSize / file.meta.preprocessing.cropPct + 1e-9);
+  return weights + 4 * arenaFloats(c, maxBatch) + 4 * 2 * c.inChans * resized * resized;
+}
+
+function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory, maxMemoryBytes: number): State {
+  const inst = instantiate(module, build, maxMemoryBytes);
   const { heap } = inst;
   const c = file.meta.config;
   const D = c.dim, T = numTokens(c), Np = numPatches(c), extra = T - Np;
@@ -228,11 +260,12 @@ export class Engine {
     build: WasmBuild,
     maxBatch: number,
     private readonly int4Memory: Int4Memory,
+    private readonly maxMemoryBytes: number,
   ) {
     this.meta = file.meta;
     this.wasm = build;
     this.maxBatch = maxBatch;
-    this.state = buildState(file, kinds, module, build, maxBatch, int4Memory);
+    this.state = buildState(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes);
   }
 
   static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: EngineOptions = {}): Promise<Engine> {
@@ -245,10 +278,22 @@ export class Engine {
     if (int4Memory !== 'auto' && int4Memory !== 'compact' && int4Memory !== 'fast') {
       throw new VitguardError('E_INPUT', `int4Memory must be 'auto', 'compact' or 'fast', got ${JSON.stringify(int4Memory)}`);
     }
+    const maxMemoryBytes = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+    if (!(typeof maxMemoryBytes === 'number' && maxMemoryBytes > 0)) {
+      throw new VitguardError('E_INPUT', `maxMemoryBytes must be a positive number of bytes, got ${JSON.stringify(maxMemoryBytes)}`);
+    }
     const kinds = validateModel(file);
+    const planned = plannedMemoryBytes(file, maxBatch);
+    if (planned > maxMemoryBytes) {
+      const c = file.meta.config;
+      throw new VitguardError('E_MODEL_TOO_LARGE', `model ${file.meta.arch} needs at least ${(planned / 2 ** 20).toFixed(1)} MiB ` +
+        `(${numTokens(c)} tokens × dim ${c.dim}, ${c.heads} heads, maxBatch ${maxBatch}, images resized to ` +
+        `${Math.floor(c.imgSize / file.meta.preprocessing.cropPct + 1e-9)} px), over the maxMemoryBytes limit of ` +
+        `${(maxMemoryBytes / 2 ** 20).toFixed(1)} MiB: raise it only for a model you trust, or lower maxBatch`);
+    }
     const build = pickBuild(opts.wasm ?? 'auto');
     const module = await loadWasmModule(build, opts.wasmSource);
-    return new Engine(file, kinds, module, build, maxBatch, int4Memory);
+    return new Engine(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes);
   }
 
   /** Image side, channels and token count the engine expects. */
@@ -282,6 +327,13 @@ export class Engine {
     if (chw.length !== n * imgLen) {
       throw new VitguardError('E_INPUT', `input has ${chw.length} floats; ${n} image(s) of [${C}, ${S}, ${S}] need ${n * imgLen}`);
     }
+    const c = this.meta.config, T = numTokens(c);
+    // per-layer outputs live in JS, not in the arena: bound them by the same limit (attention is heads·T² per layer)
+    const perLayer = (opts.attention ? c.heads * T * T : 0) + (opts.hidden ? T * c.dim : 0) + (opts.tokenNorms ? T : 0);
+    if (4 * n * c.depth * perLayer > this.maxMemoryBytes) {
+      throw new VitguardError('E_MODEL_TOO_LARGE', `the per-layer outputs asked for (${n} image(s) × ${c.depth} layers × ${perLayer} floats) need more than ` +
+        `the maxMemoryBytes limit of ${(this.maxMemoryBytes / 2 ** 20).toFixed(1)} MiB: ask for fewer images at a time`);
+    }
     for (let i = 0; i < chw.length; i++) {
       if (!Number.isFinite(chw[i])) {
         const img = Math.floor(i / imgLen), r = i % imgLen;
@@ -300,7 +352,7 @@ export class Engine {
   private guarded<T>(fn: () => T): T {
     if (!this.state) {
       try {
-        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch, this.int4Memory);
+        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch, this.int4Memory, this.maxMemoryBytes);
       } catch (e) {
         if (e instanceof VitguardError) throw e;
         throw new VitguardError('E_WASM', `rebuilding the wasm instance failed: ${(e as Error).message}`, { cause: e });

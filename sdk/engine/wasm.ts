@@ -176,7 +176,8 @@ export class WasmHeap {
   private f32view: Float32Array;
   private u8view: Uint8Array;
 
-  constructor(kernels: Kernels) {
+  /** limit: the most bytes of linear memory this heap may grow to; an allocation past it fails with E_MODEL_TOO_LARGE. */
+  constructor(kernels: Kernels, readonly limit = Infinity) {
     this.k = kernels as Kernels & Record<string, unknown>;
     this.top = (kernels.heapBase() + 63) & ~63;
     this.buffer = kernels.memory.buffer;
@@ -208,6 +209,10 @@ export class WasmHeap {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new VitguardError('E_WASM', `bad allocation size ${bytes}`);
     const ptr = Math.ceil(this.top / align) * align;
     const end = ptr + bytes + 16; // 16 bytes of slack: a v128 load at the last element never leaves memory
+    if (end > this.limit) {
+      throw new VitguardError('E_MODEL_TOO_LARGE', `the model needs more than ${(this.limit / 2 ** 20).toFixed(0)} MiB of wasm memory (weights and activations), ` +
+        'the maxMemoryBytes limit: raise it only for a model you trust, or lower maxBatch');
+    }
     const have = this.k.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / 65536);
@@ -264,8 +269,11 @@ export interface WasmInstance {
   heap: WasmHeap;
 }
 
-/** A fresh instance of a compiled module (synchronous, so a trapped instance can be replaced inside a call). */
-export function instantiate(module: WebAssembly.Module, build: WasmBuild): WasmInstance {
+/**
+ * A fresh instance of a compiled module (synchronous, so a trapped instance can be replaced inside a call).
+ * maxMemoryBytes bounds its heap (see WasmHeap).
+ */
+export function instantiate(module: WebAssembly.Module, build: WasmBuild, maxMemoryBytes = Infinity): WasmInstance {
   let instance: WebAssembly.Instance;
   try {
     instance = new WebAssembly.Instance(module, {
@@ -279,5 +287,5 @@ export function instantiate(module: WebAssembly.Module, build: WasmBuild): WasmI
     throw new VitguardError('E_WASM', `cannot instantiate the ${build} kernel binary: ${(e as Error).message}`, { cause: e });
   }
   const kernels = instance.exports as unknown as Kernels;
-  return { build, kernels, heap: new WasmHeap(kernels) };
+  return { build, kernels, heap: new WasmHeap(kernels, maxMemoryBytes) };
 }

@@ -101,15 +101,23 @@ export function validatePreprocessing(p: Preprocessing, inChans: number): Prepro
   return p;
 }
 
+/** A metadata value that must be a JSON object ({…}): null, arrays and numbers are refused here, not met later. */
+function parseObject<T>(md: Record<string, string>, key: string): T {
+  const v = parseJson<unknown>(md, key);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) meta(`model metadata "${key}" must be a JSON object, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+  return v as T;
+}
+
 export function decodeMeta(md: Record<string, string>): ModelMeta {
   if (md.format !== FORMAT_TAG) meta(`model metadata format is ${JSON.stringify(md.format)}, expected "${FORMAT_TAG}" (convert timm checkpoints with \`vitguard convert\`)`);
-  const config = validateConfig(parseJson<ViTConfig>(md, 'config'));
+  const config = validateConfig(parseObject<ViTConfig>(md, 'config'));
   const labels = parseJson<string[]>(md, 'labels');
   if (!Array.isArray(labels) || labels.length !== config.numClasses || !labels.every((l) => typeof l === 'string')) {
     meta(`model metadata labels must be ${config.numClasses} strings`);
   }
-  const preprocessing = validatePreprocessing(parseJson<Preprocessing>(md, 'preprocessing'), config.inChans);
-  const scheme = md.scheme ? parseJson<SchemeInfo>(md, 'scheme') : { name: 'fp32' };
+  const preprocessing = validatePreprocessing(parseObject<Preprocessing>(md, 'preprocessing'), config.inChans);
+  const scheme = md.scheme ? parseObject<SchemeInfo>(md, 'scheme') : { name: 'fp32' };
+  if (typeof scheme.name !== 'string') meta(`model metadata scheme.name must be a string, got ${JSON.stringify(scheme.name)}`);
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(md)) {
     if (!['format', 'arch', 'config', 'labels', 'preprocessing', 'scheme'].includes(k)) extra[k] = v;

@@ -22,7 +22,16 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const MAX_HEADER = 100 * 1024 * 1024;
+/** Largest JSON header read (bytes): the format's own limit (the reference implementation's MAX_HEADER_SIZE). */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/**
+ * Most JSON structure characters ({ [ , :) a header may hold before it is parsed: each tensor entry needs about 12 and
+ * metadata strings only a few, so 1,000,000 admits ~80,000 tensors (a ViT-g has ~600) while a header made of millions
+ * of tiny entries or one shape of millions of numbers — 100 MB of it costs ~30 s and 1.5 GB in JSON.parse and the
+ * checks after — is refused in one linear scan, before any object is built.
+ */
+export const MAX_HEADER_TOKENS = 1_000_000;
+const MAX_HEADER = MAX_HEADER_BYTES;
 
 function bad(message: string): never {
   throw new VitguardError('E_FILE_HEADER', message);
@@ -48,6 +57,12 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFil
   if (8 + headerLen > buf.byteLength) {
     throw new VitguardError('E_FILE_TRUNCATED', `safetensors: header claims ${headerLen} bytes but the file has only ${buf.byteLength - 8} after the length`);
   }
+  let tokens = 0;
+  for (let i = 8; i < 8 + headerLen; i++) {
+    const b = buf[i];
+    if (b === 0x7b || b === 0x5b || b === 0x2c || b === 0x3a) tokens++; // { [ , :
+  }
+  if (tokens > MAX_HEADER_TOKENS) bad(`safetensors: header has ${tokens} JSON structure characters, over the limit of ${MAX_HEADER_TOKENS} (far more tensors or shape entries than any model needs)`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));

@@ -15,6 +15,7 @@ export interface WorkerInit {
   wasm: 'auto' | 'simd' | 'relaxed';
   wasmSource?: { simd?: WireWasm; relaxed?: WireWasm };
   maxBatch?: number;
+  maxMemoryBytes?: number;
 }
 
 /** A failure as it crosses the boundary. `trap` marks a wasm trap: the worker's instance is no longer trusted. */
