@@ -2,7 +2,7 @@
 // directly or from a worker; the CLI and the demos all go through it, so every front end gives the same answers.
 
 import { VitguardError } from './errors.js';
-import { readModel, type ModelFile } from './format/model.js';
+import { numPrefixTokens, readModel, tokenLayout, type ModelFile } from './format/model.js';
 import { Engine, type WasmChoice, type WasmSource } from './engine/index.js';
 import { preprocess, type RawImage } from './image/preprocess.js';
 import { decodeImage } from './image/decode.js';
@@ -137,12 +137,16 @@ export class Classifier {
 /**
  * Class-token attention over the patch grid: the last layer's row for the class token averaged over heads, and the
  * attention rollout (Abnar & Zuidema 2020: product over layers of ½(A + I), heads averaged, rows renormalised).
+ * Patch tokens follow the class, distillation and register tokens. A model without a class token (average-pooled
+ * head) reads every patch equally, so its map is the mean of the patch tokens' rows instead.
  */
 export function classTokenAttention(attn: Float32Array[], c: ModelFile['meta']['config']): NonNullable<ClassifyResult['attention']> {
   const grid = c.imgSize / c.patch;
   const P = grid * grid;
-  const T = P + 1 + (c.distilled ? 1 : 0);
-  const first = T - P; // patch tokens start after class (and distillation) tokens
+  const first = numPrefixTokens(c); // patch tokens start after the class, distillation and register tokens
+  const T = P + first;
+  const queries = tokenLayout(c).classToken ? [0] : Array.from({ length: P }, (_, j) => first + j);
+  const rowOf = (m: Float64Array, j: number) => queries.reduce((s, q) => s + m[q * T + j], 0) / queries.length;
   const mean = (a: Float32Array) => {
     const m = new Float64Array(T * T);
     for (let h = 0; h < c.heads; h++) for (let i = 0; i < T * T; i++) m[i] += a[h * T * T + i] / c.heads;
@@ -150,7 +154,7 @@ export function classTokenAttention(attn: Float32Array[], c: ModelFile['meta']['
   };
   const last = mean(attn[attn.length - 1]);
   const map = new Float32Array(P);
-  for (let j = 0; j < P; j++) map[j] = last[first + j];
+  for (let j = 0; j < P; j++) map[j] = rowOf(last, first + j);
   // rollout
   let roll = new Float64Array(T * T);
   for (let i = 0; i < T; i++) roll[i * T + i] = 1;
@@ -171,6 +175,6 @@ export function classTokenAttention(attn: Float32Array[], c: ModelFile['meta']['
     roll = next;
   }
   const rollout = new Float32Array(P);
-  for (let j = 0; j < P; j++) rollout[j] = roll[first + j];
+  for (let j = 0; j < P; j++) rollout[j] = rowOf(roll, first + j);
   return { grid, map, rollout };
 }

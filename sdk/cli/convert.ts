@@ -6,10 +6,11 @@ import { intOption, numberList, parse } from './args.js';
 import { writeFileAtomic } from './io.js';
 
 const USAGE = `usage: vitguard convert IN.safetensors|DIR -o OUT.safetensors [--json] [--arch NAME] [--heads N] [--eps F] [--img-size N]
-                        [--mean a,b,c] [--std a,b,c] [--crop-pct F] [--interpolation bicubic|bilinear] [--labels FILE]
-Reads a timm ViT / DeiT / DeiT3 checkpoint and writes a vitguard model. DIR is a downloaded model folder: timm hub
+                        [--global-pool token|avg] [--mean a,b,c] [--std a,b,c] [--crop-pct F] [--interpolation bicubic|bilinear]
+                        [--labels FILE]
+Reads a timm ViT / DeiT / DeiT3 checkpoint (register tokens and average-pooled heads included) and writes a vitguard model. DIR is a downloaded model folder: timm hub
 layout (model.safetensors + config.json with architecture, label_names, pretrained_cfg) or Hugging Face transformers
-layout (ViTForImageClassification, DeiTForImageClassificationWithTeacher: model.safetensors + config.json +
+layout (ViTForImageClassification, DeiTForImageClassification[WithTeacher]: model.safetensors + config.json +
 preprocessor_config.json). The structure comes from tensor shapes; what shapes cannot tell (heads, eps,
 preprocessing, labels) from the flags, then the folder's JSON files, then the input's metadata, then a timm
 architecture name. Nothing is guessed: a value no source gives stops the conversion with an error naming its flag.
@@ -39,11 +40,13 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
     out: { type: 'string', short: 'o' }, arch: { type: 'string' }, heads: { type: 'string' }, mean: { type: 'string' },
     std: { type: 'string' }, 'crop-pct': { type: 'string' }, interpolation: { type: 'string' }, eps: { type: 'string' },
-    'img-size': { type: 'string' }, labels: { type: 'string' }, json: { type: 'boolean' },
+    'img-size': { type: 'string' }, 'global-pool': { type: 'string' }, labels: { type: 'string' }, json: { type: 'boolean' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (positionals.length !== 1 || !v.out) throw new VitguardError('E_USAGE', USAGE);
   const interp = v.interpolation;
+  const pool = v['global-pool'];
+  if (pool !== undefined && pool !== 'token' && pool !== 'avg') throw new VitguardError('E_USAGE', `--global-pool must be token or avg, got ${pool}`);
   if (interp !== undefined && interp !== 'bicubic' && interp !== 'bilinear') throw new VitguardError('E_USAGE', `--interpolation must be bicubic or bilinear, got ${interp}`);
   const input = positionals[0];
   const { weights, files } = statSync(input, { throwIfNoEntry: false })?.isDirectory() ? readFolder(input) : { weights: new Uint8Array(readFileSync(input)), files: {} };
@@ -51,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     arch: v.arch as string | undefined,
     heads: intOption(v.heads as string | undefined, '--heads'),
     imgSize: intOption(v['img-size'] as string | undefined, '--img-size'),
+    globalPool: pool as 'token' | 'avg' | undefined,
     mean: numberList(v.mean as string | undefined, '--mean'),
     std: numberList(v.std as string | undefined, '--std'),
     cropPct: positiveNumber(v['crop-pct'] as string | undefined, '--crop-pct'),
@@ -65,7 +69,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const c = out.meta.config;
   console.log(`${out.meta.arch}: ${c.depth} blocks, dim ${c.dim}, ${c.heads} heads, ${c.imgSize}px/${c.patch}, ${c.numClasses} classes` +
-    `${c.distilled ? ', distilled' : ''}${c.layerScale ? ', layer scale' : ''}${c.noEmbedClass ? ', no_embed_class' : ''} → ${v.out} (${out.bytes.byteLength} bytes)`);
+    `${c.distilled ? ', distilled' : ''}${c.layerScale ? ', layer scale' : ''}${c.noEmbedClass ? ', no_embed_class' : ''}` +
+    `${c.classToken === false ? ', no class token' : ''}${c.regTokens ? `, ${c.regTokens} registers` : ''}${c.globalPool === 'avg' ? `, avg pool${c.fcNorm ? ' + fc_norm' : ''}` : ''}` +
+    ` → ${v.out} (${out.bytes.byteLength} bytes)`);
   console.log(`values (source), ${out.layout} layout:`);
   for (const line of describeValues(out.values)) console.log(line);
   for (const note of out.notes) console.log(`note: ${note}`);

@@ -16,8 +16,8 @@ import { calibrationImages, openNonEmpty } from '../study/features.js';
 const USAGE = `usage: vitguard inspect --model M --data SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8] [--limit N] [--scores msp,maxlogit,energy]
        [--json] [--calib SPEC] [--heatmap IMAGE -o out.png] [--wasm auto|simd|relaxed] [--data-root DIR]
 Per layer × scheme: max/median token L2 norm, fraction of tokens above 5× the median norm, max/median |activation|,
-attention-sink share, their change from fp32, and Spearman correlations of per-image outlier measures with OOD scores
-over all --data images. --heatmap draws, per scheme, the image, the last layer's class-token attention and the rollout.
+attention-sink share, their change from fp32, the class token's and the registers' norms and attention share beside
+the patches', and Spearman correlations of per-image outlier measures with OOD scores over all --data images. --heatmap draws, per scheme, the image, the last layer's class-token attention and the rollout.
 --calib (ID training images) is needed for the outlier-aware schemes (w4a8-oa, w4a4-oa).`;
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
-// The forward pass of ViT / DeiT (distilled) / DeiT3 on the wasm kernels.
+// The forward pass of ViT / DeiT (distilled) / DeiT3, with or without class token, register tokens and an
+// average-pooled head (timm's reg_token, global_pool 'avg', fc_norm), on the wasm kernels.
 //
 // Memory: weights are laid into one wasm instance at load (linear layers packed by their Linear kind, everything
 // else as f32), then one activation arena is sized from the config and maxBatch. A forward writes the input into
@@ -6,7 +7,7 @@
 // A wasm trap discards the instance; the next call builds a fresh one from the model file (kept by reference).
 
 import { VitguardError } from '../errors.js';
-import { numPatches, numTokens, readModel, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
+import { numPatches, numTokens, readModel, tokenLayout, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
 import { expectedTensors } from '../model/arch.js';
 import { FLOAT_DTYPES, finiteFloat32, linearKindFor, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
 import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
@@ -47,7 +48,7 @@ export interface ForwardOptions {
 
 export interface ForwardResult {
   logits: Float32Array; // [numClasses]; distilled: (head(cls) + head_dist(dist)) / 2
-  feature: Float32Array; // [dim]: class token after the final norm
+  feature: Float32Array; // [dim]: the head's input: class token after the final norm, or (avg pool) the patch mean normed
   attention?: Float32Array[]; // per layer [heads, T, T]
   tokenNorms?: Float32Array[]; // per layer [T]
   hidden?: Float32Array[]; // per layer [T, D]: residual stream after the block
@@ -142,7 +143,7 @@ interface Arena {
   scratch: number; // attention scratch
   probs: number; // [heads, T, T]
   norms: number; // [B·T]
-  featCls: number; // [B, D]
+  featCls: number; // [B, D]: the head's input (class token or pooled patches, normed)
   featDist: number; // [B, D]
   logits: number; // [B, classes]
   logitsDist: number; // [B, classes]
@@ -153,8 +154,8 @@ interface State {
   patch: Linear;
   head: Linear;
   headDist: Linear | null;
-  tokenInit: number; // [T, D]: class (+dist) token rows with their position embedding, then the patches' positions
-  norm: [number, number];
+  tokenInit: number; // [T, D]: class (+dist) (+registers) rows with their position embedding, then the patches' positions
+  norm: [number, number]; // the final LayerNorm: `norm` (before pooling) or `fc_norm` (after)
   blocks: Block[];
   arena: Arena;
 }
@@ -190,11 +191,15 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
   const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T, int4Memory };
   const linear = (name: string) => kinds.get(name)!.create(specs.get(name)!, ctx);
 
-  // token rows before the first block: [cls (+pos0)] [dist (+pos1)] [pos of each patch]
+  // token rows before the first block, in timm's order (_pos_embed): [cls] [dist] [reg × R] then the patches; the
+  // position embedding covers every row, or (no_embed_class) the patches only.
+  const t = tokenLayout(c);
   const pos = f32('pos_embed');
   const init = new Float32Array(T * D);
-  init.set(f32('cls_token'), 0);
-  if (c.distilled) init.set(f32('dist_token'), D);
+  let row = 0;
+  if (t.classToken) init.set(f32('cls_token'), D * row++);
+  if (c.distilled) init.set(f32('dist_token'), D * row++);
+  if (t.regTokens) init.set(f32('reg_token'), D * row);
   if (c.noEmbedClass) {
     init.set(pos, extra * D);
   } else {
@@ -217,7 +222,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
       fc2: linear(b + 'mlp.fc2'),
     });
   }
-  const norm: [number, number] = [put('norm.weight'), put('norm.bias')];
+  const normName = t.fcNorm ? 'fc_norm' : 'norm';
+  const norm: [number, number] = [put(`${normName}.weight`), put(`${normName}.bias`)];
   const head = linear('head');
   const headDist = c.distilled ? linear('head_dist') : null;
 
@@ -242,6 +248,15 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     logitsDist: fl(maxBatch * c.numClasses),
   };
   return { inst, patch, head, headDist, tokenInit, norm, blocks, arena };
+}
+
+/** out [D] = mean over rows of x [rows, D] (float64 sums: the order-independent mean the references take). */
+function meanRows(out: Float32Array, x: Float32Array, rows: number, D: number): void {
+  for (let d = 0; d < D; d++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += x[r * D + d];
+    out[d] = s / rows;
+  }
 }
 
 // --- the engine ---------------------------------------------------------------------------------------------
@@ -419,10 +434,22 @@ export class Engine {
       if (opts.hidden) for (let b = 0; b < n; b++) results[b].hidden!.push(heap.readF32(a.x + b * T * D * 4, T * D));
     });
 
-    // final norm of the class (and distillation) token, heads
+    // the head's input: 'token' = final norm of the class (and distillation) token; 'avg' = mean of the patch tokens
+    // (never the class or register tokens: timm's global_pool_nlc drops num_prefix_tokens), normed after pooling
+    // (fc_norm) or before (norm on every patch row, then the mean)
+    const { globalPool, fcNorm } = tokenLayout(c);
     for (let b = 0; b < n; b++) {
-      k.layernorm(a.featCls + b * D * 4, a.x + b * T * D * 4, st.norm[0], st.norm[1], 1, D, c.eps);
-      if (st.headDist) k.layernorm(a.featDist + b * D * 4, a.x + (b * T + 1) * D * 4, st.norm[0], st.norm[1], 1, D, c.eps);
+      const xb = a.x + b * T * D * 4, feat = a.featCls + b * D * 4;
+      if (globalPool === 'token') {
+        k.layernorm(feat, xb, st.norm[0], st.norm[1], 1, D, c.eps);
+        if (st.headDist) k.layernorm(a.featDist + b * D * 4, xb + D * 4, st.norm[0], st.norm[1], 1, D, c.eps);
+      } else if (fcNorm) {
+        meanRows(heap.f32(a.h, D), heap.f32(xb + extra * D * 4, Np * D), Np, D);
+        k.layernorm(feat, a.h, st.norm[0], st.norm[1], 1, D, c.eps);
+      } else {
+        k.layernorm(a.h, xb + extra * D * 4, st.norm[0], st.norm[1], Np, D, c.eps);
+        meanRows(heap.f32(feat, D), heap.f32(a.h, Np * D), Np, D);
+      }
     }
     st.head.run(a.featCls, a.logits, n);
     if (st.headDist) st.headDist.run(a.featDist, a.logitsDist, n);

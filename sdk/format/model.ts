@@ -28,6 +28,11 @@ export interface ViTConfig {
   layerScale: boolean; // DeiT3 ls1/ls2 gamma
   noEmbedClass: boolean; // pos_embed covers patch tokens only (DeiT3)
   eps: number; // layernorm epsilon
+  // Optional (absent in files written before them; absent = the default, and writers leave defaults out):
+  regTokens?: number; // timm reg_token [1, R, D]: R register tokens after the class token (default 0)
+  classToken?: boolean; // timm class_token (default true); without one the head must pool ('avg')
+  globalPool?: 'token' | 'avg'; // the head reads the class token's row, or the mean of the patch tokens (default 'token')
+  fcNorm?: boolean; // the final LayerNorm is `fc_norm`, applied after pooling; `norm` is then absent (default false)
 }
 
 export type Interpolation = 'bicubic' | 'bilinear';
@@ -59,9 +64,20 @@ export function numPatches(c: ViTConfig): number {
   return g * g;
 }
 
-/** Tokens in the sequence: class (+ distillation) + patches. */
+/** The optional config fields with their defaults filled in. */
+export function tokenLayout(c: ViTConfig): { classToken: boolean; regTokens: number; globalPool: 'token' | 'avg'; fcNorm: boolean } {
+  return { classToken: c.classToken ?? true, regTokens: c.regTokens ?? 0, globalPool: c.globalPool ?? 'token', fcNorm: c.fcNorm ?? false };
+}
+
+/** Tokens before the patches, in timm's order: class, distillation, registers. */
+export function numPrefixTokens(c: ViTConfig): number {
+  const t = tokenLayout(c);
+  return (t.classToken ? 1 : 0) + (c.distilled ? 1 : 0) + t.regTokens;
+}
+
+/** Tokens in the sequence: class (+ distillation) (+ registers) + patches. */
 export function numTokens(c: ViTConfig): number {
-  return numPatches(c) + 1 + (c.distilled ? 1 : 0);
+  return numPatches(c) + numPrefixTokens(c);
 }
 
 function meta(message: string): never {
@@ -90,6 +106,14 @@ export function validateConfig(c: ViTConfig): ViTConfig {
     if (typeof c[k] !== 'boolean') meta(`config.${k} must be true or false`);
   }
   if (!(typeof c.eps === 'number' && c.eps > 0 && c.eps < 1)) meta(`config.eps = ${c.eps} is not a small positive number`);
+  if (c.regTokens !== undefined && !(Number.isInteger(c.regTokens) && c.regTokens >= 0 && c.regTokens <= 1024)) meta(`config.regTokens = ${JSON.stringify(c.regTokens)} is not an integer in 0..1024`);
+  for (const k of ['classToken', 'fcNorm'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'boolean') meta(`config.${k} must be true or false`);
+  }
+  if (c.globalPool !== undefined && c.globalPool !== 'token' && c.globalPool !== 'avg') meta(`config.globalPool must be "token" or "avg", got ${JSON.stringify(c.globalPool)}`);
+  const t = tokenLayout(c);
+  if (t.globalPool === 'token' && !t.classToken) meta('config.globalPool "token" needs a class token (config.classToken is false)');
+  if (c.distilled && (!t.classToken || t.globalPool !== 'token' || t.regTokens > 0)) meta('a distilled (DeiT) config has a class token, pools by token and has no registers');
   return c;
 }
 

@@ -1,7 +1,7 @@
 // Architecture names → configs and preprocessing defaults (timm's values), and the tensor list of a config.
 
 import { VitguardError } from '../errors.js';
-import type { Preprocessing, ViTConfig } from '../format/model.js';
+import { numPatches, numPrefixTokens, tokenLayout, type Preprocessing, type ViTConfig } from '../format/model.js';
 
 export type Family = 'vit' | 'deit' | 'deit3';
 
@@ -25,8 +25,20 @@ export function familyOf(arch: string): Family {
   throw new VitguardError('E_UNKNOWN_ARCH', `unknown architecture "${arch}": expected a timm name starting with vit_, deit_ or deit3_`);
 }
 
+// timm's register / average-pool ViTs (timm/models/vision_transformer.py: class_token=False, no_embed_class=True,
+// reg_tokens=4, global_pool='avg' so fc_norm replaces norm; init_values → layer scale), 256 px, crop_pct 0.95,
+// mean/std 0.5, bicubic. Exact names only: the zoo regex below does not describe them.
+const REGISTER_ARCHS: Record<string, { dim: number; depth: number; heads: number; mlpHidden: number; layerScale: boolean }> = {
+  vit_little_patch16_reg4_gap_256: { dim: 320, depth: 14, heads: 5, mlpHidden: 1792, layerScale: true },
+  vit_medium_patch16_reg4_gap_256: { dim: 512, depth: 12, heads: 8, mlpHidden: 2048, layerScale: true },
+  vit_betwixt_patch16_reg4_gap_256: { dim: 640, depth: 12, heads: 10, mlpHidden: 2560, layerScale: true },
+  vit_base_patch16_reg4_gap_256: { dim: 768, depth: 12, heads: 12, mlpHidden: 3072, layerScale: false },
+};
+const baseName = (arch: string) => arch.toLowerCase().split('.')[0];
+
 /** timm's default preprocessing for an architecture name (FACTS.md). */
 export function defaultPreprocessing(arch: string): Preprocessing {
+  if (baseName(arch) in REGISTER_ARCHS) return { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], cropPct: 0.95, interpolation: 'bicubic' };
   const family = familyOf(arch);
   const in22ft = /in22k|in21k/.test(arch) && family === 'deit3';
   if (family === 'vit') return { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], cropPct: 0.9, interpolation: 'bicubic' };
@@ -35,6 +47,13 @@ export function defaultPreprocessing(arch: string): Preprocessing {
 
 /** The full config of a timm zoo name such as `deit_tiny_distilled_patch16_224` (1000 ImageNet classes). */
 export function configForArch(arch: string): ViTConfig {
+  const reg = REGISTER_ARCHS[baseName(arch)];
+  if (reg) {
+    return {
+      imgSize: 256, patch: 16, inChans: 3, dim: reg.dim, depth: reg.depth, heads: reg.heads, mlpHidden: reg.mlpHidden, numClasses: 1000,
+      distilled: false, layerScale: reg.layerScale, noEmbedClass: true, eps: 1e-6, regTokens: 4, classToken: false, globalPool: 'avg', fcNorm: true,
+    };
+  }
   const family = familyOf(arch);
   const m = /^(?:vit|deit3?)_(tiny|small|medium|base|large)_(distilled_)?patch(\d+)_(\d+)/.exec(arch.toLowerCase().split('.')[0]);
   if (!m) {
@@ -62,15 +81,16 @@ export function configForArch(arch: string): ViTConfig {
 /** Every tensor a timm checkpoint of this config holds, with its shape, in a stable order. */
 export function expectedTensors(c: ViTConfig): Array<[string, number[]]> {
   const D = c.dim;
-  const n = (c.imgSize / c.patch) ** 2;
-  const extra = 1 + (c.distilled ? 1 : 0);
+  const n = numPatches(c);
+  const t = tokenLayout(c);
   const list: Array<[string, number[]]> = [
     ['patch_embed.proj.weight', [D, c.inChans, c.patch, c.patch]],
     ['patch_embed.proj.bias', [D]],
-    ['cls_token', [1, 1, D]],
   ];
+  if (t.classToken) list.push(['cls_token', [1, 1, D]]);
   if (c.distilled) list.push(['dist_token', [1, 1, D]]);
-  list.push(['pos_embed', [1, c.noEmbedClass ? n : n + extra, D]]);
+  if (t.regTokens) list.push(['reg_token', [1, t.regTokens, D]]);
+  list.push(['pos_embed', [1, c.noEmbedClass ? n : n + numPrefixTokens(c), D]]);
   for (let i = 0; i < c.depth; i++) {
     const b = `blocks.${i}.`;
     list.push(
@@ -86,7 +106,8 @@ export function expectedTensors(c: ViTConfig): Array<[string, number[]]> {
     );
     if (c.layerScale) list.push([b + 'ls2.gamma', [D]]);
   }
-  list.push(['norm.weight', [D]], ['norm.bias', [D]], ['head.weight', [c.numClasses, D]], ['head.bias', [c.numClasses]]);
+  const norm = t.fcNorm ? 'fc_norm' : 'norm'; // timm: norm is Identity when fc_norm is used
+  list.push([`${norm}.weight`, [D]], [`${norm}.bias`, [D]], ['head.weight', [c.numClasses, D]], ['head.bias', [c.numClasses]]);
   if (c.distilled) list.push(['head_dist.weight', [c.numClasses, D]], ['head_dist.bias', [c.numClasses]]);
   return list;
 }

@@ -23,6 +23,8 @@ export interface ConvertOptions {
   eps?: number;
   /** Input side in pixels: only needed where pos_embed's row count fits two patch grids. */
   imgSize?: number;
+  /** The head's pooling: 'token' (class token) or 'avg' (mean of the patch tokens); needed where shapes cannot tell. */
+  globalPool?: 'token' | 'avg';
   mean?: number[];
   std?: number[];
   cropPct?: number;
@@ -151,6 +153,11 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
   if (pe.length !== 4 || pe[2] !== pe[3]) throw new VitguardError('E_TENSOR_SHAPE', `patch_embed.proj.weight has shape ${JSON.stringify(pe)}, expected [dim, in_chans, patch, patch]`);
   const [dim, inChans, patch] = pe;
   const distilled = t.has('dist_token');
+  const classToken = t.has('cls_token');
+  const fcNorm = t.has('fc_norm.weight');
+  const reg = t.get('reg_token')?.shape;
+  if (reg && (reg.length !== 3 || reg[0] !== 1 || reg[1] < 1)) throw new VitguardError('E_TENSOR_SHAPE', `reg_token has shape ${JSON.stringify(reg)}, expected [1, registers, dim]`);
+  const regTokens = reg ? reg[1] : 0;
   const layerScale = t.has('blocks.0.ls1.gamma');
   let depth = 0;
   while (t.has(`blocks.${depth}.attn.qkv.weight`)) depth++;
@@ -167,7 +174,7 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
   agree(facts, 'num_classes / id2label', facts.numClasses, head[0]);
 
   const [arch, archSource] = opts.arch ? [opts.arch, 'flag' as const] : facts.arch ? [facts.arch, 'config.json' as const] : md.arch ? [md.arch, 'metadata' as const] : [undefined, undefined];
-  let family: Family = distilled ? 'deit' : layerScale ? 'deit3' : 'vit';
+  let family: Family = distilled ? 'deit' : layerScale && classToken && !regTokens ? 'deit3' : 'vit';
   if (arch) {
     family = familyOf(arch);
     if (distilled && family !== 'deit') throw new VitguardError('E_UNKNOWN_ARCH', `${archSource} arch ${arch} is not a DeiT but the checkpoint has a dist_token`);
@@ -178,7 +185,7 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
 
   // no_embed_class: pos_embed covers the patches only. The row count decides unless both readings are square grids;
   // then the image side does (flag, config file, metadata img_size, arch name).
-  const extra = 1 + (distilled ? 1 : 0);
+  const extra = (classToken ? 1 : 0) + (distilled ? 1 : 0) + regTokens;
   const isSquare = (n: number) => n > 0 && Number.isInteger(Math.sqrt(n));
   const sideSaid: Array<Candidate<number>> = [['flag', opts.imgSize], ['config.json', facts.imgSize], ['metadata', num(md, 'img_size')], ['arch name', known?.imgSize]];
   let noEmbedClass: boolean | undefined;
@@ -207,6 +214,27 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
   r.shape('config.numClasses', head[0]);
   r.shape('config.distilled', distilled);
   r.shape('config.layerScale', layerScale);
+  r.shape('config.classToken', classToken);
+  r.shape('config.regTokens', regTokens);
+  r.shape('config.fcNorm', fcNorm);
+  // global_pool: timm couples fc_norm to the averaging pools (fc_norm=None → used iff global_pool is avg/max/avgmax),
+  // so a class token without fc_norm is the token head of every timm class-token ViT. fc_norm, or no class token,
+  // leaves avg / max / avgmax (or an explicit token + fc_norm): a file, flag or name must say which.
+  const poolSaid = (v: string | undefined, where: string): 'token' | 'avg' | undefined => {
+    if (v === undefined) return undefined;
+    if (v !== 'token' && v !== 'avg') throw new VitguardError('E_UNKNOWN_ARCH', `${where} global_pool ${JSON.stringify(v)}: vitguard runs 'token' (class token) and 'avg' (mean of the patch tokens) heads`);
+    return v;
+  };
+  let globalPool: 'token' | 'avg' | undefined;
+  const poolFlag = poolSaid(opts.globalPool, '--global-pool');
+  if (classToken && !fcNorm && poolFlag === undefined && facts.globalPool === undefined && md.global_pool === undefined) {
+    globalPool = r.shape('config.globalPool', 'token');
+  } else {
+    globalPool = r.pick('config.globalPool', '--global-pool', `${classToken ? 'a class token with fc_norm' : 'no class token'}: the head may average or max-pool the patch tokens`, [
+      ['flag', poolFlag], ['config.json', poolFlag ? undefined : poolSaid(facts.globalPool, 'config.json')],
+      ['metadata', poolFlag ? undefined : poolSaid(md.global_pool, 'metadata')], ['arch name', known ? known.globalPool ?? 'token' : undefined],
+    ]);
+  }
 
   const heads = r.pick('config.heads', '--heads', 'no tensor shape tells the head count', [
     ['flag', opts.heads], ['config.json', facts.heads], ['metadata', num(md, 'num_heads', 'heads')], ['arch name', known?.heads],
@@ -216,10 +244,15 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
   ]);
   const name = arch ?? `${family}_custom_patch${patch}_${imgSize ?? 0}`;
   r.values.unshift({ key: 'arch', value: name, source: archSource ?? 'shape' });
-  const config = {
+  const config: ViTConfig = {
     imgSize: imgSize ?? 0, patch, inChans, dim, depth, heads: heads ?? 0, mlpHidden: fc1[0], numClasses: head[0],
     distilled, layerScale, noEmbedClass: noEmbedClass ?? false, eps: eps ?? 0,
   };
+  // the optional fields only where they differ from their defaults, so plain models' metadata stays as it was
+  if (regTokens) config.regTokens = regTokens;
+  if (!classToken) config.classToken = false;
+  if (globalPool === 'avg') config.globalPool = 'avg';
+  if (fcNorm) config.fcNorm = true;
   return { config, arch: name, family, knownArch: known ? arch : undefined };
 }
 
@@ -254,6 +287,16 @@ function parseInterpolation(v: string | undefined, where: string): Interpolation
   return v;
 }
 
+/** timm's qkv_bias=False models (e.g. vit_medium_patch16_gap_256) have no qkv bias tensors: a bias of zeros is the same. */
+function withZeroQkvBias(src: Map<string, Tensor>, facts: FolderFacts): Map<string, Tensor> {
+  const blocks = [...src.keys()].filter((k) => /^blocks\.\d+\.attn\.qkv\.weight$/.test(k));
+  if (!blocks.length || blocks.some((w) => src.has(w.replace(/weight$/, 'bias')))) return src;
+  const out = new Map(src);
+  for (const w of blocks) out.set(w.replace(/weight$/, 'bias'), f32Tensor([src.get(w)!.shape[0]], new Float32Array(src.get(w)!.shape[0])));
+  facts.notes.push('the qkv layers have no bias (timm qkv_bias=False): zeros are stored');
+  return out;
+}
+
 /** Read the folder's JSON files (if any) and bring the tensors to timm's names. */
 function readLayout(src: Map<string, Tensor>, files: FolderFiles): { tensors: Map<string, Tensor>; facts: FolderFacts } {
   const cfg = files.config !== undefined ? parseJsonFile(files.config, 'config.json') : undefined;
@@ -263,13 +306,14 @@ function readLayout(src: Map<string, Tensor>, files: FolderFiles): { tensors: Ma
   else if (cfg) throw new VitguardError('E_METADATA', 'config.json is neither a timm hub config (no "architecture") nor a transformers ViT / DeiT config (no "architectures" or model_type vit / deit)');
   else facts = { layout: transformersPrefix(src.keys()) ? 'transformers' : 'timm', problems: {}, notes: [] };
   if (files.preprocessor !== undefined) readPreprocessorConfig(parseJsonFile(files.preprocessor, 'preprocessor_config.json'), facts);
-  if (facts.layout !== 'transformers') return { tensors: src, facts };
+  if (facts.layout !== 'transformers') return { tensors: withZeroQkvBias(src, facts), facts };
   const prefix = transformersPrefix(src.keys());
   if (!prefix) throw new VitguardError('E_TENSOR_MISSING', 'config.json describes a transformers ViT / DeiT but the weights have no vit.embeddings.* or deit.embeddings.* tensors');
-  if (facts.hfClass === 'DeiTForImageClassification') {
-    throw new VitguardError('E_UNKNOWN_ARCH', 'DeiTForImageClassification (class head only on a distilled backbone) is not supported yet; DeiTForImageClassificationWithTeacher is');
-  }
-  return { tensors: transformersToTimm(src, prefix, 'dist_token'), facts };
+  // DeiTForImageClassification reads the class token only: its distillation token is then one more prefix token with
+  // a position embedding and no head of its own, which is exactly a register (pos_embed rows: cls, it, patches)
+  const classOnly = facts.hfClass === 'DeiTForImageClassification' || (!facts.hfClass && src.has('classifier.weight') && src.has(`${prefix}embeddings.distillation_token`));
+  if (classOnly) facts.notes.push('DeiT without its distillation head: the distillation token runs as a register token (attended to, not read by the head)');
+  return { tensors: transformersToTimm(src, prefix, classOnly ? 'reg_token' : 'dist_token'), facts };
 }
 
 /**

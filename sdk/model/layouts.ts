@@ -20,6 +20,8 @@
 //     P encoder.layer.i.intermediate.dense / output.dense → blocks.i.mlp.fc1 / fc2
 //     P layernorm                                       → norm
 //     classifier (ViT, DeiT without teacher) → head; cls_classifier / distillation_classifier (WithTeacher) → head / head_dist
+//   DeiTForImageClassification keeps the distillation token in the sequence but reads only the class token: it maps to
+//   reg_token [1,1,D] (a prefix token with a position embedding and no head), which is exactly what it does.
 //   This is the mapping of transformers' own convert_vit_timm_to_pytorch.py / convert_deit_timm_to_pytorch.py, read
 //   backwards. The forward passes agree with timm's (pre-norm blocks, exact GELU for hidden_act "gelu", the
 //   classifier on token 0; DeiTForImageClassificationWithTeacher averages the two heads as timm's eval does).

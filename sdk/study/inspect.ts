@@ -7,7 +7,13 @@
 //   actMax, actMedian     max / median over all T·D values of |x_td| (massive activations: Sun et al. 2024)
 //   sinkShare             attention-sink share: per head h the key k*_h receiving the most mass Σ_i A_h[i, k];
 //                         share_h = (1/T) Σ_i A_h[i, k*_h] (mass per query, rows sum to 1); averaged over heads
-//   sinkIsCls             fraction of heads whose k*_h is the class token (token 0)
+//   sinkIsCls             fraction of heads whose k*_h is the class token (token 0; 0 for a model without one)
+// Prefix tokens (class, registers: timm's reg_token), per layer, beside the patches:
+//   clsNorm, regNorm      ‖x_cls‖₂; mean over registers of ‖x_reg‖₂ (null where the model has none)
+//   patchNorm             median over patch tokens of ‖x_t‖₂
+//   clsAttn, regAttn      attention share received: (1/H)(1/T) Σ_h Σ_i A_h[i, k] over k = the class token, or summed
+//                         over all registers (mass per query; all T keys together receive 1)
+//   sinkIsReg             fraction of heads whose k*_h is a register
 // Layer rows average these over images. vsFp32 = value / the fp32 value of the same layer and measure.
 // Per-image summaries for correlation: normRatio = max_l normMax/normMedian, outlierFrac = mean_l, actRatio =
 // max_l actMax/actMedian, sinkShare = mean_l; Spearman's ρ (average ranks for ties) against each OOD score over all
@@ -16,7 +22,7 @@
 import { VitguardError } from '../errors.js';
 import { Engine, type ForwardResult, type WasmChoice } from '../engine/index.js';
 import type { ModelFile, ViTConfig } from '../format/model.js';
-import { numTokens } from '../format/model.js';
+import { numPrefixTokens, numTokens, tokenLayout } from '../format/model.js';
 import type { OpenDatasetOptions } from '../data/index.js';
 import { createScorer, type ScorerName } from '../ood/index.js';
 import { extractFeatures, limitSpec, openNonEmpty } from './features.js';
@@ -83,7 +89,45 @@ export function sinkShare(attn: ArrayLike<number>, heads: number, T: number): { 
 export function layerStats(r: ForwardResult, c: ViTConfig): LayerStats[] {
   if (!r.attention || !r.tokenNorms || !r.hidden) throw new VitguardError('E_INPUT', 'layerStats needs a forward result with attention, tokenNorms and hidden');
   const T = numTokens(c);
-  return r.hidden.map((h, l) => ({ ...tokenNormStats(r.tokenNorms![l]), ...absActStats(h), ...(({ sinkShare: s, sinkIsCls: k }) => ({ sinkShare: s, sinkIsCls: k }))(sinkShare(r.attention![l], c.heads, T)) }));
+  const hasCls = tokenLayout(c).classToken;
+  return r.hidden.map((h, l) => ({ ...tokenNormStats(r.tokenNorms![l]), ...absActStats(h), ...(({ sinkShare: s, sinkIsCls: k }) => ({ sinkShare: s, sinkIsCls: hasCls ? k : 0 }))(sinkShare(r.attention![l], c.heads, T)) }));
+}
+
+export const PREFIX_MEASURES = ['clsNorm', 'regNorm', 'patchNorm', 'clsAttn', 'regAttn', 'sinkIsReg'] as const;
+export type PrefixMeasure = (typeof PREFIX_MEASURES)[number];
+/** null: the model has no such token (no class token, or no registers). */
+export type PrefixStats = Record<PrefixMeasure, number | null>;
+
+/** The class token's and the registers' norms and attention share beside the patches', per layer (definitions at the top). */
+export function prefixStats(r: ForwardResult, c: ViTConfig): PrefixStats[] {
+  if (!r.attention || !r.tokenNorms) throw new VitguardError('E_INPUT', 'prefixStats needs a forward result with attention and tokenNorms');
+  const { classToken, regTokens } = tokenLayout(c);
+  const T = numTokens(c), H = c.heads, first = numPrefixTokens(c);
+  const reg0 = first - regTokens; // registers come last among the prefix tokens (after class and distillation)
+  return r.tokenNorms.map((norms, l) => {
+    const A = r.attention![l];
+    const recv = new Float64Array(T); // mass each key receives, summed over heads and queries
+    let regSinks = 0;
+    const perHead = new Float64Array(T);
+    for (let h = 0; h < H; h++) {
+      perHead.fill(0);
+      for (let i = 0; i < T; i++) for (let k = 0; k < T; k++) perHead[k] += A[(h * T + i) * T + k];
+      let best = 0;
+      for (let k = 1; k < T; k++) if (perHead[k] > perHead[best]) best = k;
+      if (best >= reg0 && best < first) regSinks++;
+      for (let k = 0; k < T; k++) recv[k] += perHead[k];
+    }
+    let regNorm = 0, regAttn = 0;
+    for (let k = reg0; k < first; k++) { regNorm += norms[k]; regAttn += recv[k]; }
+    return {
+      clsNorm: classToken ? norms[0] : null,
+      regNorm: regTokens ? regNorm / regTokens : null,
+      patchNorm: median(norms.subarray(first)),
+      clsAttn: classToken ? recv[0] / (H * T) : null,
+      regAttn: regTokens ? regAttn / (H * T) : null,
+      sinkIsReg: regTokens ? regSinks / H : null,
+    };
+  });
 }
 
 export function imageSummary(layers: LayerStats[]): Record<ImageMeasure, number> {
@@ -135,6 +179,8 @@ export interface InspectLayerRow extends LayerStats {
   layer: number;
   /** value / fp32 value per measure (null when fp32 is 0 or not inspected). */
   vsFp32: Record<LayerMeasure, number | null>;
+  /** The class token's and the registers' norms and attention share, beside the patches' (averaged over images). */
+  prefix: PrefixStats;
 }
 
 export interface InspectCorrelation {
@@ -163,7 +209,10 @@ export const INSPECT_DEFINITIONS =
   'per head, the mass the top-1 key (most total mass received) gets per query, averaged over heads; sinkIsCls = fraction of heads ' +
   'whose top-1 key is the class token; vsFp32 = value / fp32 value. Correlations: Spearman rho over images pooled from all data ' +
   'sets between per-image measures (normRatio = max over layers of normMax/normMedian, outlierFrac and sinkShare = mean over layers, ' +
-  'actRatio = max over layers of actMax/actMedian) and OOD scores (higher = more in-distribution).';
+  'actRatio = max over layers of actMax/actMedian) and OOD scores (higher = more in-distribution). Prefix tokens: clsNorm and regNorm = ' +
+  'L2 norm of the class token and mean over registers; patchNorm = median over patch tokens; clsAttn and regAttn = attention share ' +
+  'the class token and all registers together receive (mass per query, averaged over heads; all tokens receive 1); sinkIsReg = ' +
+  'fraction of heads whose top-1 key is a register; null = the model has no such token.';
 
 export interface InspectConfig {
   model: { name: string; file: ModelFile };
@@ -193,6 +242,7 @@ export async function runInspect(cfg: InspectConfig): Promise<InspectResult> {
     const file = await modelForScheme(cfg.model.file, scheme, { calib: cfg.calib, wasm: cfg.wasm });
     const engine = await Engine.create(file, { wasm: cfg.wasm, maxBatch: 16 });
     const sums: LayerStats[] = Array.from({ length: c.depth }, () => Object.fromEntries(LAYER_MEASURES.map((m) => [m, 0])) as LayerStats);
+    const prefixSums: PrefixStats[] = Array.from({ length: c.depth }, () => Object.fromEntries(PREFIX_MEASURES.map((m) => [m, null])) as PrefixStats);
     const perImage: Record<ImageMeasure, number[]> = { normRatio: [], outlierFrac: [], actRatio: [], sinkShare: [] };
     const perScore: number[][] = scorers.map(() => []);
     let n = 0;
@@ -203,6 +253,7 @@ export async function runInspect(cfg: InspectConfig): Promise<InspectResult> {
           each: (r) => {
             const st = layerStats(r, c);
             st.forEach((s, l) => { for (const m of LAYER_MEASURES) sums[l][m] += s[m]; });
+            prefixStats(r, c).forEach((s, l) => { for (const m of PREFIX_MEASURES) if (s[m] !== null) prefixSums[l][m] = (prefixSums[l][m] ?? 0) + s[m]!; });
             const sum = imageSummary(st);
             for (const m of IMAGE_MEASURES) perImage[m].push(sum[m]);
             scorers.forEach((s, j) => perScore[j].push(s.score(r.logits, r.feature)));
@@ -215,7 +266,8 @@ export async function runInspect(cfg: InspectConfig): Promise<InspectResult> {
     }
     nImages = n;
     sums.forEach((s, l) => {
-      const row = { scheme, layer: l, ...Object.fromEntries(LAYER_MEASURES.map((m) => [m, s[m] / n])) } as InspectLayerRow;
+      const prefix = Object.fromEntries(PREFIX_MEASURES.map((m) => [m, prefixSums[l][m] === null ? null : prefixSums[l][m]! / n])) as PrefixStats;
+      const row = { scheme, layer: l, ...Object.fromEntries(LAYER_MEASURES.map((m) => [m, s[m] / n])), prefix } as InspectLayerRow;
       layers.push(row);
     });
     for (const m of IMAGE_MEASURES) {
@@ -239,6 +291,13 @@ export function inspectText(res: InspectResult): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   const out = [`${res.model}: ${res.nImages} images from ${res.data.join(', ')}`, line(head), ...rows.map(line), ''];
+  // prefix tokens beside the patches: the registers' norms and attention share next to the class token's
+  const opt = (x: number | null, d = 3) => (x === null ? '—' : f(x, d));
+  const phead = ['scheme', 'layer', '|cls|', '|reg| mean', '|patch| med', 'attn>cls', 'attn>reg', 'sink=reg'];
+  const prow = res.layers.map((r) => [r.scheme, String(r.layer), opt(r.prefix.clsNorm, 2), opt(r.prefix.regNorm, 2), opt(r.prefix.patchNorm, 2), opt(r.prefix.clsAttn), opt(r.prefix.regAttn), opt(r.prefix.sinkIsReg, 2)]);
+  const pw = phead.map((h, i) => Math.max(h.length, ...prow.map((r) => r[i].length)));
+  const pline = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(pw[i]) : x.padStart(pw[i]))).join('  ');
+  out.push('Prefix tokens (class token, registers) beside the patches:', pline(phead), ...prow.map(pline), '');
   out.push('Spearman rho of per-image outlier measures with OOD scores (higher score = more in-distribution):');
   const scores = [...new Set(res.correlations.map((c) => c.score))];
   out.push(['scheme'.padEnd(10), 'measure'.padEnd(12), ...scores.map((s) => s.padStart(9))].join('  '));

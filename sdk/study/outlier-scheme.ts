@@ -76,8 +76,8 @@ export interface OaOptions {
   /** w4a4-oa: layers whose input channel-max ratio (max / median) exceeds this run with 8-bit activations (default 4). */
   ratio?: number;
   /**
-   * w4a4-oa: leading tokens of every image (class, distillation) quantized at 8 bits in every 4-bit block layer.
-   * Default: all of them (1, or 2 for DeiT distilled); 0 turns it off.
+   * w4a4-oa: leading tokens of every image (class, distillation, registers) quantized at 8 bits in every 4-bit block layer.
+   * Default: all of them (class, distillation and register tokens); 0 turns it off.
    */
   a8Tokens?: number;
   group?: number;

@@ -88,6 +88,51 @@ describe('convert', () => {
     expect(out.values.find((v) => v.key === 'config.imgSize')).toEqual({ key: 'config.imgSize', value: 32, source: 'shape' });
   });
 
+  it('registers, class token and fc_norm come from the tensors; the pool from a flag, a file or a name where shapes leave it open', () => {
+    // timm's vit_*_reg4_gap layout: no class token, 4 registers outside pos_embed, fc_norm instead of norm
+    const gap = small({ regTokens: 4, classToken: false, noEmbedClass: true, layerScale: true, globalPool: 'avg', fcNorm: true });
+    const bytes = writeSafetensors(randomCheckpoint(gap, 13));
+    const e = errCode(() => convertCheckpoint(bytes, { heads: 3, ...OUTSIDE_ZOO }));
+    expect(e.code).toBe('E_CONFIG_MISSING');
+    expect(e.message).toContain('--global-pool');
+    const out = convertCheckpoint(bytes, { heads: 3, globalPool: 'avg', ...OUTSIDE_ZOO });
+    expect(out.meta.config).toEqual(gap);
+    const src = Object.fromEntries(out.values.map((v) => [v.key, v.source]));
+    expect(src).toMatchObject({ 'config.regTokens': 'shape', 'config.classToken': 'shape', 'config.fcNorm': 'shape', 'config.globalPool': 'flag' });
+    expect(out.meta.arch.startsWith('vit_custom')).toBe(true);
+    // the same from the input's metadata, and a timm register name (whose zoo config says avg)
+    expect(convertCheckpoint(writeSafetensors(randomCheckpoint(gap, 13), { global_pool: 'avg' }), { heads: 3, ...OUTSIDE_ZOO }).values.find((v) => v.key === 'config.globalPool')!.source).toBe('metadata');
+    expect(convertCheckpoint(bytes, { arch: 'vit_little_patch16_reg4_gap_256', heads: 3 }).meta.config.globalPool).toBe('avg');
+    expect(errCode(() => convertCheckpoint(bytes, { heads: 3, globalPool: 'token', ...OUTSIDE_ZOO })).code).toBe('E_METADATA'); // no class token to read
+    // a class token with registers that have position embeddings, no fc_norm: timm's token head, by shape
+    const reg = small({ regTokens: 2 });
+    const out2 = convertCheckpoint(writeSafetensors(randomCheckpoint(reg, 14)), { heads: 3, ...OUTSIDE_ZOO });
+    expect(out2.meta.config).toEqual(reg);
+    expect(out2.values.find((v) => v.key === 'config.globalPool')).toEqual({ key: 'config.globalPool', value: 'token', source: 'shape' });
+    // plain models keep their metadata as it was: no optional keys
+    expect(Object.keys(convertCheckpoint(writeSafetensors(randomCheckpoint(small(), 15)), { heads: 3, ...OUTSIDE_ZOO }).meta.config)).not.toContain('regTokens');
+  });
+
+  it('asks for the image side when pos_embed fits two grids (class token + 4 registers: 9 rows = 3² patches, or 2² + 5)', () => {
+    const c = small({ imgSize: 12, regTokens: 4, noEmbedClass: true });
+    const bytes = writeSafetensors(randomCheckpoint(c, 16));
+    const e = errCode(() => convertCheckpoint(bytes, { heads: 3, ...OUTSIDE_ZOO }));
+    expect(e.code).toBe('E_CONFIG_MISSING');
+    expect(e.message).toContain('--img-size');
+    expect(convertCheckpoint(bytes, { heads: 3, imgSize: 12, ...OUTSIDE_ZOO }).meta.config).toEqual(c);
+    const other = convertCheckpoint(bytes, { heads: 3, imgSize: 8, ...OUTSIDE_ZOO }).meta.config; // the other reading
+    expect(other).toMatchObject({ imgSize: 8, noEmbedClass: false });
+    expect(errCode(() => convertCheckpoint(bytes, { heads: 3, imgSize: 16, ...OUTSIDE_ZOO })).code).toBe('E_TENSOR_SHAPE');
+  });
+
+  it('timm qkv_bias=False checkpoints: the missing qkv biases become zeros, with a note', () => {
+    const t = randomCheckpoint(small(), 17);
+    for (let i = 0; i < 2; i++) t.delete(`blocks.${i}.attn.qkv.bias`);
+    const out = convertCheckpoint(writeSafetensors(t), { heads: 3, ...OUTSIDE_ZOO });
+    expect(Array.from(toFloat32(out.tensors.get('blocks.1.attn.qkv.bias')!))).toEqual(Array(144).fill(0));
+    expect(out.notes.join(' ')).toMatch(/qkv_bias=False/);
+  });
+
   it('turns F16 weights into F32', () => {
     const t = randomCheckpoint(small(), 5);
     const half = new Map<string, Tensor>();

@@ -31,6 +31,7 @@ const sourceOf = (out: Converted, key: string) => out.values.find((v) => v.key =
 
 const HF_VIT: HfConfig = { cls: 'ViTForImageClassification', hidden: 32, layers: 2, heads: 4, intermediate: 64, imageSize: 16, patch: 4, channels: 3, classes: 5, eps: 1e-12, qkvBias: true };
 const HF_DEIT: HfConfig = { cls: 'DeiTForImageClassificationWithTeacher', hidden: 48, layers: 2, heads: 3, intermediate: 96, imageSize: 20, patch: 5, channels: 3, classes: 4, eps: 1e-12, qkvBias: false };
+const HF_DEIT_NO_TEACHER: HfConfig = { ...HF_DEIT, cls: 'DeiTForImageClassification', qkvBias: true };
 const labelsFor = (n: number) => Array.from({ length: n }, (_, i) => `thing ${i}`);
 
 /** preprocessor_config.json as ViTImageProcessor (squash to size, no crop) or DeiTImageProcessor (resize + crop) save it. */
@@ -58,13 +59,15 @@ async function expectEngineMatches(out: Converted, ref: (img: Float32Array) => {
 }
 
 describe('transformers folders (model.safetensors + config.json + preprocessor_config.json)', () => {
-  for (const hf of [HF_VIT, HF_DEIT]) {
+  for (const hf of [HF_VIT, HF_DEIT, HF_DEIT_NO_TEACHER]) {
     it(`${hf.cls}${hf.qkvBias ? '' : ' (qkv_bias false)'}: config from the JSON files, engine = transformers forward (1e-4)`, async () => {
       const tensors = randomHfCheckpoint(hf, 5);
       const out = convertCheckpoint(writeSafetensors(tensors, { format: 'pt' }), {}, { config: hfConfigJson(hf, labelsFor(hf.classes)), preprocessor: preprocessorJson(hf) });
       const c = out.meta.config;
       expect(out.layout).toBe('transformers');
       expect(c).toMatchObject({ dim: hf.hidden, depth: hf.layers, heads: hf.heads, mlpHidden: hf.intermediate, imgSize: hf.imageSize, patch: hf.patch, numClasses: hf.classes, eps: hf.eps, distilled: hf.cls.endsWith('WithTeacher'), noEmbedClass: false, layerScale: false });
+      // without its teacher head, DeiT's distillation token is one more attended prefix token: a register
+      expect(c.regTokens).toBe(hf.cls === 'DeiTForImageClassification' ? 1 : undefined);
       expect(sourceOf(out, 'config.heads')).toBe('config.json');
       expect(sourceOf(out, 'config.eps')).toBe('config.json');
       expect(sourceOf(out, 'labels')).toBe('config.json');

@@ -3,7 +3,7 @@
 // The one f64 reference: test/oracle checks the ONNX graph against it, test/engine the wasm engine (attention and
 // token norms included), test/kernels the GELU kernel against its erf.
 
-import type { ViTConfig } from '../../sdk/format/model.js';
+import { tokenLayout, type ViTConfig } from '../../sdk/format/model.js';
 import { toFloat32, type Tensor } from '../../sdk/format/safetensors.js';
 import { VitguardError } from '../../sdk/errors.js';
 
@@ -106,10 +106,15 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
     }
   }
 
+  // timm's _pos_embed: [cls] [dist] [reg × R] then the patches; pos_embed over all rows, or the patches only
   const pos = t('pos_embed');
   const addPos = (rows: Float64Array[]) => rows.map((row, r) => row.map((v, d) => v + pos[r * D + d]));
-  const prefix = [t('cls_token')];
+  const { classToken, regTokens, globalPool, fcNorm } = tokenLayout(c);
+  const prefix: Float64Array[] = [];
+  if (classToken) prefix.push(t('cls_token'));
   if (c.distilled) prefix.push(t('dist_token'));
+  const reg = regTokens ? t('reg_token') : null;
+  for (let r = 0; r < regTokens; r++) prefix.push(reg!.slice(r * D, (r + 1) * D));
   let x: Float64Array[] = c.noEmbedClass ? [...prefix, ...addPos(patches)] : addPos([...prefix, ...patches]);
   const T = x.length;
 
@@ -157,8 +162,20 @@ export function referenceForward(tensors: Map<string, Tensor>, c: ViTConfig, pix
     tokenNorms.push(Float64Array.from(x, (row) => Math.hypot(...row)));
   }
 
-  x = layerNorm(x, t('norm.weight'), t('norm.bias'), c.eps);
-  const feature = x[0];
+  // head input: the class token after `norm`, or the mean of the patch rows (prefix rows excluded), normed by `norm`
+  // before pooling or by `fc_norm` after it
+  const mean = (rows: Float64Array[]) => Float64Array.from({ length: D }, (_, d) => rows.reduce((s, row) => s + row[d], 0) / rows.length);
+  const P0 = prefix.length;
+  let feature: Float64Array;
+  if (globalPool === 'token') {
+    const n = fcNorm ? 'fc_norm' : 'norm'; // timm: fc_norm on the pooled token = norm on every row, row 0 taken
+    x = layerNorm(x, t(n + '.weight'), t(n + '.bias'), c.eps);
+    feature = x[0];
+  } else if (fcNorm) {
+    feature = layerNorm([mean(x.slice(P0))], t('fc_norm.weight'), t('fc_norm.bias'), c.eps)[0];
+  } else {
+    feature = mean(layerNorm(x.slice(P0), t('norm.weight'), t('norm.bias'), c.eps));
+  }
   let logits = linear([feature], t('head.weight'), t('head.bias'), c.numClasses, D)[0];
   if (c.distilled) {
     const ld = linear([x[1]], t('head_dist.weight'), t('head_dist.bias'), c.numClasses, D)[0];

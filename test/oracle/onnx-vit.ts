@@ -5,14 +5,15 @@
 //
 // Graph (B = batch, symbolic; N = patches; T = tokens; D = width; H = heads; hd = D/H):
 //   pixels [B,C,S,S] → Conv(P×P, stride P) [B,D,g,g] → Reshape [B,D,N] → Transpose [B,N,D]
-//   vit/deit : Concat(cls [B,1,D], (dist [B,1,D]), x) + pos_embed [1,T,D]
-//   deit3    : x + pos_embed [1,N,D], then Concat(cls, x)          (no_embed_class)
+//   vit/deit : Concat(cls [B,1,D], (dist [B,1,D]), (reg [B,R,D]), x) + pos_embed [1,T,D]
+//   deit3    : x + pos_embed [1,N,D], then Concat(cls, (reg), x)   (no_embed_class; cls absent without a class token)
 //   block    : x += ls1 · proj(attn(LN1(x)));  x += ls2 · fc2(GELU(fc1(LN2(x))))
 //   attn     : qkv [B,T,3D] → Split q,k,v [B,T,D] → [B,H,T,hd]; softmax(q·kᵀ/√hd) · v → [B,T,D]
 //   head     : LN(x) → Gather token 0 → feature [B,D] → logits [B,K]; distilled: (head(tok0) + head_dist(tok1)) / 2
+//   avg pool : Slice patches [B,N,D] → ReduceMean → LN(fc_norm) → feature; or LN(norm) → Slice → ReduceMean
 
 import onnxProto from 'onnx-proto';
-import type { ViTConfig } from '../../sdk/format/model.js';
+import { numPrefixTokens, tokenLayout, type ViTConfig } from '../../sdk/format/model.js';
 import { numel, toFloat32, type Tensor } from '../../sdk/format/safetensors.js';
 import { VitguardError } from '../../sdk/errors.js';
 
@@ -172,7 +173,8 @@ export function buildVitOnnx(tensors: Map<string, Tensor>, c: ViTConfig, options
   const hd = D / H;
   const grid = c.imgSize / c.patch;
   const N = grid * grid;
-  const extra = 1 + (c.distilled ? 1 : 0);
+  const tl = tokenLayout(c);
+  const extra = numPrefixTokens(c);
   const T = N + extra;
   const w = (name: string, shape: number[]) => weight(tensors, name, shape);
 
@@ -227,14 +229,18 @@ export function buildVitOnnx(tensors: Map<string, Tensor>, c: ViTConfig, options
   const batch = g.op('Shape', ['pixels'], { start: 0, end: 1 }); // [1] = B
   const tokenShape = g.op('Concat', [batch, g.i64('s_1d', [1, D])], { axis: 0 }); // [B,1,D]
   const token = (name: string) => g.op('Expand', [g.f32(name, [1, 1, D], w(name, [1, 1, D])), tokenShape]);
+  const prefix: string[] = [];
+  if (tl.classToken) prefix.push(token('cls_token'));
+  if (c.distilled) prefix.push(token('dist_token'));
+  if (tl.regTokens) {
+    const R = tl.regTokens;
+    const regShape = g.op('Concat', [batch, g.i64('s_rd', [R, D])], { axis: 0 }); // [B,R,D]
+    prefix.push(g.op('Expand', [g.f32('reg_token', [1, R, D], w('reg_token', [1, R, D])), regShape]));
+  }
   if (c.noEmbedClass) {
     x = g.op('Add', [x, g.f32('pos_embed', [1, N, D], w('pos_embed', [1, N, D]))]);
-    const prefix = [token('cls_token')];
-    if (c.distilled) prefix.push(token('dist_token'));
-    x = g.op('Concat', [...prefix, x], { axis: 1 });
+    if (prefix.length) x = g.op('Concat', [...prefix, x], { axis: 1 });
   } else {
-    const prefix = [token('cls_token')];
-    if (c.distilled) prefix.push(token('dist_token'));
     x = g.op('Concat', [...prefix, x], { axis: 1 });
     x = g.op('Add', [x, g.f32('pos_embed', [1, T, D], w('pos_embed', [1, T, D]))]);
   }
@@ -265,8 +271,17 @@ export function buildVitOnnx(tensors: Map<string, Tensor>, c: ViTConfig, options
   }
 
   // --- head
-  x = layerNorm(x, 'norm');
-  const feature = g.op('Gather', [x, g.i64('i_tok0', [0], [])], { axis: 1 }, ['feature']); // [B,D]
+  const normName = tl.fcNorm ? 'fc_norm' : 'norm';
+  const patchesOf = (y: string) => g.op('Slice', [y, g.i64('i_p0', [extra]), g.i64('i_pT', [T]), g.i64('i_ax1', [1])]); // [B,N,D]
+  let feature: string;
+  if (tl.globalPool === 'token') {
+    x = layerNorm(x, normName);
+    feature = g.op('Gather', [x, g.i64('i_tok0', [0], [])], { axis: 1 }, ['feature']); // [B,D]
+  } else if (tl.fcNorm) {
+    feature = g.op('LayerNormalization', [g.op('ReduceMean', [patchesOf(x)], { axes: [1], keepdims: 0 }), g.f32('fc_norm.weight', [D], w('fc_norm.weight', [D])), g.f32('fc_norm.bias', [D], w('fc_norm.bias', [D]))], { axis: -1, epsilon: c.eps }, ['feature']);
+  } else {
+    feature = g.op('ReduceMean', [patchesOf(layerNorm(x, 'norm'))], { axes: [1], keepdims: 0 }, ['feature']);
+  }
   const qh = options.quantizeHead ?? false;
   if (c.distilled) {
     const dist = g.op('Gather', [x, g.i64('i_tok1', [1], [])], { axis: 1 }); // [B,D]

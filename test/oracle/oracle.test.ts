@@ -9,12 +9,20 @@ import { erf, linear, referenceForward, type LinearFn } from './js-reference.js'
 import { createOrtSession, type OrtVitSession } from './ort.js';
 import { maxAbs } from '../kernels/helpers.js';
 
-function tiny(family: 'vit' | 'deit-distilled' | 'deit3'): ViTConfig {
-  return {
+const FAMILIES = ['vit', 'deit-distilled', 'deit3', 'vit-reg', 'reg-gap', 'gap-norm'] as const;
+
+function tiny(family: (typeof FAMILIES)[number]): ViTConfig {
+  const base: ViTConfig = {
     imgSize: 16, patch: 4, inChans: 3, dim: 32, depth: 2, heads: 4, mlpHidden: 64, numClasses: 7,
     distilled: family === 'deit-distilled', layerScale: family === 'deit3', noEmbedClass: family === 'deit3',
     eps: family === 'vit' ? 1e-6 : 1e-5,
   };
+  // registers with position embeddings and a class-token head; timm's reg4_gap (no class token, registers without
+  // position embedding, mean of the patches then fc_norm); a class token unused by an avg head normed before pooling
+  if (family === 'vit-reg') return { ...base, regTokens: 2 };
+  if (family === 'reg-gap') return { ...base, regTokens: 4, classToken: false, noEmbedClass: true, layerScale: true, globalPool: 'avg', fcNorm: true };
+  if (family === 'gap-norm') return { ...base, globalPool: 'avg', fcNorm: false };
+  return base;
 }
 
 function randomPixels(n: number, seed: number): Float32Array {
@@ -81,7 +89,7 @@ describe('js reference helpers', () => {
   });
 });
 
-describe.each(['vit', 'deit-distilled', 'deit3'] as const)('onnx oracle, %s', (family) => {
+describe.each(FAMILIES)('onnx oracle, %s', (family) => {
   const config = tiny(family);
   const tensors = randomCheckpoint(config, 11);
   const B = 2;
