@@ -12,8 +12,13 @@ export type ErrorCode =
   | 'E_METADATA' // missing or invalid model metadata
   | 'E_CONFIG_MISSING' // a config value the checkpoint cannot tell (not in its shapes, metadata, arch name or config files): pass the named flag
   | 'E_IMAGE' // an image that cannot be decoded or is too small / empty
+  | 'E_IMAGE_TOO_LARGE' // an image whose header declares more pixels, or needs more decoding memory, than the limits allow
   | 'E_MODEL_TOO_LARGE' // a model whose weights and activations would need more wasm memory than maxMemoryBytes allows
   | 'E_INPUT' // wrong input shape or type
+  | 'E_FETCH' // a model download failed: HTTP error status, network error or CORS refusal
+  | 'E_TRUNCATED' // a model download ended before the Content-Length the server announced
+  | 'E_INTEGRITY' // downloaded model bytes do not match the integrity hash given (or it cannot be checked here)
+  | 'E_ABORTED' // a model download or a createClassifier in progress was cancelled through its AbortSignal
   | 'E_WASM' // wasm build unavailable, or a trap inside wasm
   | 'E_DATA' // dataset missing, corrupt, or empty
   | 'E_SCHEME' // unknown quantization scheme or bad quantization option

@@ -3,7 +3,7 @@
 // attention rollout, both drawn over the image. Each map is scaled min–max to [0, 1] and drawn with an inferno-like
 // colour map at OVERLAY opacity.
 
-import { encode } from 'fast-png';
+import { encodePng as encode } from '../image/encode.js';
 import { VitguardError } from '../errors.js';
 import type { ModelMeta } from '../format/model.js';
 

@@ -1,0 +1,92 @@
+// Shared by the image tests: fixture paths and pixel comparisons.
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { VitguardError } from '../../sdk/errors.js';
+import { legacyDecodePng } from './legacy-decode.js';
+
+export const IMAGES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/images');
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const fixture = (rel: string): Uint8Array => new Uint8Array(readFileSync(join(IMAGES, rel)));
+
+/** A reference picture (PNG, any colour type) as RGBA through fast-png. */
+export function reference(rel: string): { data: Uint8Array; width: number; height: number } {
+  return legacyDecodePng(fixture(rel));
+}
+
+/** Largest and mean absolute difference over the R, G, B channels of two RGBA buffers of one size. */
+export function rgbDiff(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
+  expect(a.length).toBe(b.length);
+  let max = 0, sum = 0, n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if ((i & 3) === 3) continue;
+    const d = Math.abs(a[i] - b[i]);
+    if (d > max) max = d;
+    sum += d;
+    n++;
+  }
+  return { max, mean: sum / n };
+}
+
+/** The VitguardError fn throws (fails the test if it throws anything else or nothing). */
+export function thrown(fn: () => unknown): VitguardError {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof VitguardError)) throw new Error(`expected a VitguardError, got ${(e as Error)?.name}: ${(e as Error)?.message}`, { cause: e });
+    return e;
+  }
+  throw new Error('expected a VitguardError, nothing was thrown');
+}
+
+/** Seeded PRNG (mulberry32) for mutation cases. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CRC = Int32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+
+/** One PNG chunk: length, type, data, CRC-32 of type + data. */
+export function pngChunk(type: string, data: Uint8Array, length = data.length): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  let c = -1;
+  for (let i = 4; i < 8 + data.length; i++) c = CRC[(c ^ out[i]) & 255] ^ (c >>> 8);
+  v.setUint32(8 + data.length, (c ^ -1) >>> 0);
+  return out;
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** An IHDR chunk. */
+export function ihdr(w: number, h: number, depth: number, colorType: number, interlace = 0): Uint8Array {
+  const d = new Uint8Array(13);
+  const v = new DataView(d.buffer);
+  v.setUint32(0, w);
+  v.setUint32(4, h);
+  d.set([depth, colorType, 0, 0, interlace], 8);
+  return pngChunk('IHDR', d);
+}
+
+export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
