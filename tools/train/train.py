@@ -7,7 +7,9 @@ DataLoader workers, augmentation drawn from a seeded generator. GPU runs are not
 
     python3 tools/train/train.py --family all --device cuda --out tools/train/out
 
-Writes, per family NAME in {fmnist-vit, fmnist-deit, fmnist-deit3}:
+    python3 tools/train/train.py --family vit --reg-tokens 4 ...    # the register arm: fmnist-vit-reg
+
+Writes, per family NAME in {fmnist-vit, fmnist-deit, fmnist-deit3} (NAME-reg with --reg-tokens):
     <out>/NAME.safetensors      fp32 tensors, timm key names, __metadata__ (labels, mean, std, num_heads, ...)
     <out>/NAME.torch-acc.json   {"top1": %, "n": images, "correct": count} on the test set, CPU fp32 eval mode
     <out>/NAME.logits16.json    {"logits": [16][10]} CPU fp32 logits of the first 16 test images, "labels": [16]
@@ -192,16 +194,19 @@ class ViT(nn.Module):
     """timm VisionTransformer (vit/deit3) or VisionTransformerDistilled (deit) with a class-token classifier."""
 
     def __init__(self, img_size=28, patch=4, in_chans=1, dim=96, depth=6, heads=3, mlp_ratio=4.0, num_classes=10,
-                 distilled=False, layer_scale_init=None, no_embed_class=False, drop_path_rate=0.0):
+                 distilled=False, layer_scale_init=None, no_embed_class=False, drop_path_rate=0.0, reg_tokens=0):
         super().__init__()
         self.distilled = distilled
         self.no_embed_class = no_embed_class
+        self.reg_tokens = reg_tokens
         n_patches = (img_size // patch) ** 2
-        n_prefix = 2 if distilled else 1
+        n_prefix = (2 if distilled else 1) + reg_tokens
         self.patch_embed = PatchEmbed(patch, in_chans, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         if distilled:
             self.dist_token = nn.Parameter(torch.zeros(1, 1, dim))
+        if reg_tokens:  # timm's reg_token [1, R, D] (Darcet et al. 2024): extra tokens no head reads
+            self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, n_patches + (0 if no_embed_class else n_prefix), dim))
         dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear stochastic-depth schedule
         self.blocks = nn.ModuleList(
@@ -217,6 +222,8 @@ class ViT(nn.Module):
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         if self.distilled:
             nn.init.trunc_normal_(self.dist_token, std=0.02)
+        if self.reg_tokens:
+            nn.init.normal_(self.reg_token, std=1e-6)  # timm's init for reg_token
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -226,15 +233,17 @@ class ViT(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_tokens(self, x):
-        """(B, C, H, W) → final-normed tokens (B, T, D); T = prefix tokens (cls[, dist]) + patches."""
+        """(B, C, H, W) → final-normed tokens (B, T, D); T = prefix tokens (cls[, dist][, reg × R]) + patches."""
         x = self.patch_embed(x)  # (B, N, D)
         B = x.shape[0]
         prefix = [self.cls_token.expand(B, -1, -1)]
         if self.distilled:
             prefix.append(self.dist_token.expand(B, -1, -1))
+        if self.reg_tokens:  # timm's _pos_embed order: cls, (dist,) registers, patches
+            prefix.append(self.reg_token.expand(B, -1, -1))
         if self.no_embed_class:  # DeiT3: pos_embed covers patches only; class token prepended afterwards
             x = torch.cat(prefix + [x + self.pos_embed], dim=1)
-        else:  # ViT / DeiT: pos_embed rows = [cls, (dist,) patches]
+        else:  # ViT / DeiT: pos_embed rows = [cls, (dist,) (registers,) patches]
             x = torch.cat(prefix + [x], dim=1) + self.pos_embed
         for blk in self.blocks:
             x = blk(x)
@@ -338,7 +347,7 @@ def param_groups(model, wd):
     """timm convention: no weight decay on biases, norms, layer-scale gammas, tokens and position embeddings."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        if p.ndim <= 1 or name in ('cls_token', 'dist_token', 'pos_embed'):
+        if p.ndim <= 1 or name in ('cls_token', 'dist_token', 'reg_token', 'pos_embed'):
             no_decay.append(p)
         else:
             decay.append(p)
@@ -365,14 +374,14 @@ def train_loop(name, model, xtr, ytr, xte, yte, args, device, step_fn, epochs, l
     step_fn(model, xb, yb) → scalar loss. Prints loss, time and (device) test accuracy per epoch.
     """
     gen = torch.Generator(device=device)
-    gen.manual_seed(FAMILY_SEED[name.split('-')[-1]] + 7)
+    gen.manual_seed(FAMILY_SEED[name.split('-')[1] if name.startswith('fmnist-') else name] + 7)  # fmnist-vit(-reg) → vit
     opt = make_optimizer(model, args, device)
     n = xtr.shape[0]
     steps_per_epoch = n // args.batch  # drop the ragged last batch: every step sees a full batch
     if steps_per_epoch == 0:
         sys.exit(f'error: {n} training images is fewer than one batch of {args.batch}')
     total = steps_per_epoch * epochs
-    warmup = min(args.warmup_epochs * steps_per_epoch, total // 2)
+    warmup = min(int(round(args.warmup_epochs * steps_per_epoch)), total // 2)
     amp = args.amp and device.type == 'cuda'
     step = 0
     for epoch in range(epochs):
@@ -428,11 +437,22 @@ def model_kwargs(args, family):
     kw = dict(img_size=28, patch=args.patch, in_chans=1, dim=args.dim, depth=args.depth, heads=args.heads,
               mlp_ratio=args.mlp_ratio, num_classes=10, drop_path_rate=args.drop_path)
     kw.update(FAMILIES[family][2])
+    if args.reg_tokens:
+        kw['reg_tokens'] = args.reg_tokens
     return kw
 
 
-def metadata_for(family, args, kw, extra):
+def names_for(family, args):
+    """(file name, arch name): the family's, with -reg / _regN when the model has register tokens."""
     fname, arch, _ = FAMILIES[family]
+    if args.reg_tokens:
+        fname += '-reg'
+        arch = arch.replace('_patch', f'_reg{args.reg_tokens}_patch', 1)
+    return fname, arch
+
+
+def metadata_for(family, args, kw, extra):
+    fname, arch = names_for(family, args)
     md = {
         'arch': arch,
         'family': family,
@@ -454,6 +474,8 @@ def metadata_for(family, args, kw, extra):
         'distilled': json.dumps(bool(kw.get('distilled', False))),
         'layer_scale': json.dumps(kw.get('layer_scale_init') is not None),
         'no_embed_class': json.dumps(bool(kw.get('no_embed_class', False))),
+        'reg_tokens': str(kw.get('reg_tokens', 0)),
+        'global_pool': 'token',
         'dataset': 'fashion-mnist',
         'source': 'tools/train/train.py',
         'train_args': json.dumps({k: v for k, v in vars(args).items() if k not in ('out', 'data')}),
@@ -463,12 +485,12 @@ def metadata_for(family, args, kw, extra):
 
 
 def train_family(family, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device, teacher=None, teacher_acc=None):
-    fname, arch, _ = FAMILIES[family]
+    fname, arch = names_for(family, args)
     torch.manual_seed(FAMILY_SEED[family])
     kw = model_kwargs(args, family)
     model = ViT(**kw).to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f'[{fname}] {arch}: {n_params:,} parameters, tokens = {1 + int(model.distilled)} + '
+    print(f'[{fname}] {arch}: {n_params:,} parameters, tokens = {1 + int(model.distilled) + args.reg_tokens} + '
           f'{(28 // args.patch) ** 2}', flush=True)
 
     if family == 'deit':
@@ -545,7 +567,7 @@ def main(argv=None):
     p.add_argument('--batch', type=int, default=256)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--wd', type=float, default=0.05)
-    p.add_argument('--warmup-epochs', type=int, default=5)
+    p.add_argument('--warmup-epochs', type=float, default=5)
     p.add_argument('--smoothing', type=float, default=0.1)
     p.add_argument('--clip', type=float, default=1.0, help='gradient-norm clip (0 = off)')
     p.add_argument('--drop-path', type=float, default=0.1)
@@ -554,6 +576,8 @@ def main(argv=None):
     p.add_argument('--heads', type=int, default=3)
     p.add_argument('--mlp-ratio', type=float, default=4.0)
     p.add_argument('--patch', type=int, default=4)
+    p.add_argument('--reg-tokens', type=int, default=0,
+                   help='register tokens (timm reg_token) after the class token; writes NAME-reg (default 0)')
     p.add_argument('--no-augment', dest='augment', action='store_false')
     p.add_argument('--no-amp', dest='amp', action='store_false', help='train in fp32 on CUDA (default: bf16 autocast)')
     p.add_argument('--threads', type=int, default=0, help='CPU threads for torch (0 = torch default)')
@@ -583,12 +607,14 @@ def main(argv=None):
     xte, yte = xte_cpu.to(device), yte_cpu.to(device)
 
     families = ['vit', 'deit', 'deit3'] if args.family == 'all' else [args.family]
+    if args.reg_tokens and 'deit' in families:
+        sys.exit('error: --reg-tokens applies to vit and deit3 (timm has no distilled model with registers)')
     results = {}
     teacher = teacher_acc = None
     for fam in families:
         if fam == 'deit':
             teacher, teacher_acc, _ = train_teacher(xtr, ytr, xte, yte, args, device)
-        results[FAMILIES[fam][0]] = train_family(fam, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device,
+        results[names_for(fam, args)[0]] = train_family(fam, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device,
                                                  teacher if fam == 'deit' else None,
                                                  teacher_acc if fam == 'deit' else None)
     summary = '  '.join(f'{k} {v:.2f} %' for k, v in results.items())

@@ -24,7 +24,7 @@ def model_from_metadata(md):
                mlp_ratio=float(md['mlp_ratio']), num_classes=int(md['num_classes']),
                distilled=json.loads(md['distilled']),
                layer_scale_init=1.0 if json.loads(md['layer_scale']) else None,
-               no_embed_class=json.loads(md['no_embed_class']))
+               no_embed_class=json.loads(md['no_embed_class']), reg_tokens=int(md.get('reg_tokens', '0')))
 
 
 def main():
