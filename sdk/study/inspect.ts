@@ -313,3 +313,39 @@ export function inspectText(res: InspectResult): string {
   out.push('', res.definitions);
   return out.join('\n');
 }
+
+/**
+ * A markdown section comparing models per scheme (e.g. a ViT with registers against the plain one): per model ×
+ * scheme, summaries over layers of the layer measures and of the prefix-token measures.
+ */
+export function inspectMarkdown(results: InspectResult[]): string {
+  const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '—' : Math.abs(x) >= 1000 ? x.toExponential(2) : x.toFixed(d));
+  const maxOf = (xs: number[]) => Math.max(...xs);
+  const meanOf = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : (xs as number[]).reduce((a, b) => a + b, 0) / xs.length);
+  const rows: string[] = [];
+  for (const res of results) {
+    for (const scheme of res.schemes) {
+      const L = res.layers.filter((r) => r.scheme === scheme);
+      const last = L[L.length - 1].prefix;
+      rows.push(`| ${res.model} | ${scheme} | ${f(maxOf(L.map((r) => r.normMax / r.normMedian)), 2)} | ${f(meanOf(L.map((r) => r.outlierFrac)))} | ` +
+        `${f(maxOf(L.map((r) => r.actMax / r.actMedian)), 1)} | ${f(meanOf(L.map((r) => r.sinkShare)))} | ` +
+        `${f(last.clsNorm === null ? null : last.clsNorm / last.patchNorm!, 2)} | ${f(last.regNorm === null ? null : last.regNorm / last.patchNorm!, 2)} | ` +
+        `${f(meanOf(L.map((r) => r.prefix.clsAttn)))} | ${f(meanOf(L.map((r) => r.prefix.regAttn)))} | ${f(meanOf(L.map((r) => r.prefix.sinkIsReg)), 2)} |`);
+    }
+  }
+  const r0 = results[0];
+  return [
+    '## Outlier tokens per model × scheme',
+    '',
+    `\`vitguard inspect\` on ${r0.nImages} images (${r0.data.join(', ')}) per model and scheme. Per layer the measures are averaged over images, then ` +
+    'summarised over layers: the largest ratio of the max to the median token norm, the mean fraction of tokens above ' +
+    `${OUTLIER_FACTOR}× the median norm, the largest max/median |activation|, the mean attention-sink share; the class token's and the ` +
+    "registers' norms against the median patch norm in the last block; the attention share the class token and all registers receive " +
+    '(mean over layers; all tokens together receive 1), and the fraction of heads whose top-1 key is a register. — = the model has no such token.',
+    '',
+    '| model | scheme | max norm / median | tokens > 5× median | max / median \\|act\\| | sink share | last \\|cls\\| / \\|patch\\| | last \\|reg\\| / \\|patch\\| | attention → cls | attention → registers | sink = register |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ].join('\n');
+}

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../sdk/engine/index.js';
 import type { ViTConfig } from '../../sdk/format/model.js';
-import { layerStats, prefixStats } from '../../sdk/study/inspect.js';
+import { inspectMarkdown, layerStats, prefixStats, runInspect } from '../../sdk/study/inspect.js';
 import { randomModel, TINY } from '../engine/models.js';
 
 describe('prefix-token measures', () => {
@@ -48,5 +48,21 @@ describe('prefix-token measures', () => {
       });
       if (config.classToken === false) expect(layerStats(r, config).every((s) => s.sinkIsCls === 0)).toBe(true);
     }
+  });
+
+  it('inspect over two models: each result carries prefix rows, and the markdown compares them per scheme', async () => {
+    const models = [['with-registers', TINY.vit_reg], ['plain', TINY.vit]] as const;
+    const results = [];
+    for (const [name, config] of models) {
+      results.push(await runInspect({ model: { name, file: randomModel(config, 41).file }, data: ['noise:gaussian:6'], schemes: ['fp32', 'w8a8'], wasm: 'simd' }));
+    }
+    expect(results[0].layers).toHaveLength(2 * TINY.vit_reg.depth);
+    expect(results[0].layers[0].prefix.regAttn).toBeGreaterThan(0);
+    expect(results[1].layers[0].prefix.regAttn).toBeNull();
+    const md = inspectMarkdown(results);
+    const rows = md.split('\n').filter((l) => /^\| (with-registers|plain) \|/.test(l));
+    expect(rows).toHaveLength(4);
+    expect(rows[0]).toMatch(/^\| with-registers \| fp32 \|/);
+    expect(rows[2].split('|').map((c) => c.trim())[8]).toBe('—'); // the plain model has no registers
   });
 });
