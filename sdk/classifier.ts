@@ -5,7 +5,7 @@ import { VitguardError } from './errors.js';
 import { numPrefixTokens, readModel, tokenLayout, type ModelFile } from './format/model.js';
 import { Engine, type WasmChoice, type WasmSource } from './engine/index.js';
 import { preprocess, type RawImage } from './image/preprocess.js';
-import { decodeImage } from './image/decode.js';
+import { checkDecodeOptions, decodeImage } from './image/decode.js';
 import { loadDetector, mspVerdict, type OodVerdict, type Detector } from './ood/detector.js';
 import { softmax } from './ood/scorers.js';
 import './quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, w4a16, w4a4) with the engine
@@ -22,6 +22,23 @@ export interface ClassifyResult {
 }
 
 export interface ClassifyOptions { topK?: number; attention?: boolean; logits?: boolean }
+
+/**
+ * How encoded images (PNG/JPEG bytes) are decoded (sdk/image/decode.ts): maxPixels (default 120 MP) and
+ * maxDecodeBytes (default 512 MiB) are checked from the header before decoding (E_IMAGE_TOO_LARGE); autoOrient
+ * (default true) turns photos upright from their EXIF orientation. Large images are decoded reduced to what the
+ * model's preprocessing needs (a short side of at least 2·floor(imgSize / cropPct)).
+ */
+export interface ImageOptions { maxPixels?: number; maxDecodeBytes?: number; autoOrient?: boolean }
+
+/** The image options among any options object (so callers can pass theirs through unchanged). */
+export function pickImageOptions(o: ImageOptions): ImageOptions {
+  const out: ImageOptions = {};
+  if (o.maxPixels !== undefined) out.maxPixels = o.maxPixels;
+  if (o.maxDecodeBytes !== undefined) out.maxDecodeBytes = o.maxDecodeBytes;
+  if (o.autoOrient !== undefined) out.autoOrient = o.autoOrient;
+  return out;
+}
 
 /** What an image may be: decoded pixels, encoded PNG/JPEG bytes, or a normalised CHW tensor at the model's size. */
 export type ImageInput = RawImage | Uint8Array | ArrayBuffer | { chw: Float32Array };
@@ -46,12 +63,14 @@ export function topK(logits: ArrayLike<number>, k: number, labels: string[]): To
 }
 
 export class Classifier {
-  private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null) {}
+  private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null, private readonly image: ImageOptions) {}
 
-  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number } = {}): Promise<Classifier> {
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number } & ImageOptions = {}): Promise<Classifier> {
+    const image = pickImageOptions(opts);
+    checkDecodeOptions(image); // bad limits fail here (E_INPUT), not at the first image
     const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
     const engine = await Engine.create(file, opts);
-    return new Classifier(engine, file, loadDetector(file.meta));
+    return new Classifier(engine, file, loadDetector(file.meta), image);
   }
 
   info(): ClassifierInfo {
@@ -72,8 +91,10 @@ export class Classifier {
   toTensor(image: ImageInput): Float32Array {
     const { config, preprocessing } = this.model.meta;
     if (image instanceof Uint8Array || image instanceof ArrayBuffer) {
-      // decodeImage always returns RGBA (its `channels` says what the file held): tell preprocess 4 channels
-      const d = decodeImage(image instanceof Uint8Array ? image : new Uint8Array(image));
+      // decodeImage always returns RGBA (its `channels` says what the file held): tell preprocess 4 channels. It decodes
+      // large photos reduced, keeping the short side ≥ 2× what preprocess resizes it to (the same expression).
+      const minShortSide = Math.floor(config.imgSize / preprocessing.cropPct + 1e-9);
+      const d = decodeImage(image instanceof Uint8Array ? image : new Uint8Array(image), { ...this.image, minShortSide });
       image = { data: d.data, width: d.width, height: d.height, channels: 4 };
     }
     if ('chw' in image) {

@@ -8,7 +8,7 @@
 // Web Worker (browser) or worker_threads (Node) through comlink, `workers: N` in a pool of N; images and results are
 // transferred, not copied. Both modes return the same numbers: the worker runs the same Classifier on the same bytes.
 
-import { Classifier, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from './classifier.js';
+import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from './classifier.js';
 import type { WasmChoice, WasmSource } from './engine/index.js';
 import { VitguardError } from './errors.js';
 import type { RawImage } from './image/preprocess.js';
@@ -23,7 +23,11 @@ export type { OodVerdict } from './ood/detector.js';
 export type { WasmChoice, WasmSource } from './engine/index.js';
 export type { RawImage } from './image/preprocess.js';
 export { Classifier } from './classifier.js';
-export { decodeImage, type DecodedImage } from './image/decode.js';
+export type { ImageOptions } from './classifier.js';
+export {
+  decodeImage, readImageHeader, planDecode, DEFAULT_MAX_PIXELS, DEFAULT_MAX_DECODE_BYTES, EDGE_IMAGE_LIMITS,
+  type DecodedImage, type DecodeOptions, type DecodePlan, type ImageHeader, type ImageLimits, type Orientation,
+} from './image/decode.js';
 export { readModel, encodeMeta, type ModelFile, type ModelMeta, type ViTConfig, type Preprocessing } from './format/model.js';
 export { writeSafetensors } from './format/safetensors.js';
 export { quantizeModel, SCHEMES, type QuantizeOptions, type SchemeName } from './quant/index.js';
@@ -55,6 +59,16 @@ export interface CreateOptions {
    * model's config before anything is allocated: a model over it fails with E_MODEL_TOO_LARGE. Default 1 GiB.
    */
   maxMemoryBytes?: number;
+  /**
+   * Encoded images (PNG/JPEG bytes): the most pixels one may declare (default DEFAULT_MAX_PIXELS, 120 MP) and the
+   * most bytes decoding it may allocate (default DEFAULT_MAX_DECODE_BYTES, 512 MiB), checked from the header before
+   * decoding: over either, E_IMAGE_TOO_LARGE. Large photos are decoded reduced to what the model needs. A 128 MB
+   * isolate (Cloudflare Workers) wants EDGE_IMAGE_LIMITS.
+   */
+  maxPixels?: number;
+  maxDecodeBytes?: number;
+  /** Turn photos upright from their EXIF orientation before classifying them. Default true. */
+  autoOrient?: boolean;
   /** Worker mode: hand the input buffers to the worker (the caller's copy is detached). Default true. */
   transfer?: boolean;
   /** Worker mode: where the worker entry script lives, if a bundler moved it. */
@@ -193,7 +207,7 @@ class InThreadClassifier implements VitguardClassifier {
   private async rebuild(): Promise<void> {
     try { this.clf.dispose(); } catch { /* a trapped instance may fail to free: it is dropped either way */ }
     try {
-      this.clf = await Classifier.create(this.bytes, { wasm: this.opts.wasm, wasmSource: wasmSourceFor(this.opts), maxBatch: this.opts.maxBatch, maxMemoryBytes: this.opts.maxMemoryBytes });
+      this.clf = await Classifier.create(this.bytes, { wasm: this.opts.wasm, wasmSource: wasmSourceFor(this.opts), maxBatch: this.opts.maxBatch, maxMemoryBytes: this.opts.maxMemoryBytes, ...pickImageOptions(this.opts) });
       this.rebuilds++;
     } finally {
       this.rebuilding = null;
@@ -267,13 +281,13 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   const bytes = await loadModelBytes(opts.model);
   const wasmSource = wasmSourceFor(opts);
   if (!opts.worker) {
-    const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes });
+    const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) });
     return new InThreadClassifier(clf, bytes, { ...opts, wasm });
   }
   const { WorkerPool } = await import('./worker/pool.js');
   const pool = await WorkerPool.create({
     size: opts.workers ?? 1,
-    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes },
+    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
   });

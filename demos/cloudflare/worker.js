@@ -2,17 +2,26 @@
 // Worker; every request runs in this isolate (Workers have no threads).
 //   GET  /          a short usage text
 //   POST /classify  body: PNG or JPEG bytes → 200 { top, ood, timings, model }
-// A bad request always gets a 4xx JSON { error: { code, message } }: not an image or a corrupt one → 415, an empty
-// body → 400, a body over MAX_BODY_BYTES → 413, another method → 405, another path → 404. Never a 500 for a bad body.
+// A bad request always gets a 4xx JSON { error: { code, message } }: not an image or a corrupt one → 415, an image
+// over the limits below (E_IMAGE_TOO_LARGE) → 413, an empty body → 400, a body over MAX_BODY_BYTES → 413, another
+// method → 405, another path → 404. Never a 500 for a bad body.
+//
+// Images within a budget: an isolate has 128 MB for everything. EDGE_IMAGE_LIMITS (50 megapixels declared, 24 MiB
+// of decoding memory) are checked from the image header before any pixel is decoded, and a phone photo is decoded
+// reduced to what the 28×28 model needs (a 12 MP JPEG at 1/8 scale, a few MB), never at full size.
 
-import { createClassifier, decodeImage, isVitguardError } from '../../dist/cloudflare/index.js';
+import { createClassifier, EDGE_IMAGE_LIMITS, isVitguardError, planDecode } from '../../dist/cloudflare/index.js';
 import modelBytes from '../../dist/cloudflare/model.safetensors';
 
 /** Largest body we read (bytes). A 28×28 model needs far less; this bounds memory against the 128 MB isolate limit. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/** Image limits for a 128 MB isolate: pixels the header may declare, bytes decoding may allocate. */
+const IMAGE_LIMITS = EDGE_IMAGE_LIMITS;
+
 const USAGE = `vitguard on Cloudflare Workers
-POST /classify with a PNG or JPEG image as the request body (at most ${MAX_BODY_BYTES / 2 ** 20} MiB):
+POST /classify with a PNG or JPEG image as the request body (at most ${MAX_BODY_BYTES / 2 ** 20} MiB and
+${IMAGE_LIMITS.maxPixels / 1e6} megapixels; larger photos are decoded reduced, EXIF orientation applied):
   curl --data-binary @shoe.png -H 'content-type: image/png' https://<worker>/classify
 → { "top": [{ "index", "label", "prob" }], "ood": { "method", "score", "threshold", "isOOD" }, "timings", "model" }
 The model was trained on Fashion-MNIST (clothing, 28×28 grey); "ood.isOOD": true says the image is unlike anything it
@@ -24,7 +33,7 @@ let classifier = null;
 
 function getClassifier() {
   if (!classifier) {
-    classifier = createClassifier({ model: new Uint8Array(modelBytes), wasm: 'auto' });
+    classifier = createClassifier({ model: new Uint8Array(modelBytes), wasm: 'auto', ...IMAGE_LIMITS });
     classifier.catch(() => { classifier = null; });
   }
   return classifier;
@@ -59,7 +68,7 @@ async function readCapped(body, limit) {
 }
 
 /** SDK error codes that mean "your image is the problem" → HTTP status. */
-const INPUT_ERRORS = { E_IMAGE: 415, E_INPUT: 400, E_NONFINITE: 400 };
+const INPUT_ERRORS = { E_IMAGE: 415, E_IMAGE_TOO_LARGE: 413, E_INPUT: 400, E_NONFINITE: 400 };
 
 async function classify(request) {
   const declared = Number(request.headers.get('content-length'));
@@ -70,18 +79,18 @@ async function classify(request) {
   if (bytes === null) return fail(413, 'E_TOO_LARGE', `body is over the ${MAX_BODY_BYTES}-byte limit`);
   if (bytes.byteLength === 0) return fail(400, 'E_EMPTY', 'empty body: POST the PNG or JPEG bytes of an image');
   const t0 = Date.now();
-  // decode before touching the model: a body that is not an image is the client's error whatever state the model is in
-  let pixels;
+  // read the header before touching the model: a body that is not an image, or one over the limits even at the
+  // largest reduction, is the client's error whatever state the model is in (nothing is decoded or allocated yet)
   try {
-    const d = decodeImage(bytes);
-    pixels = { data: d.data, width: d.width, height: d.height, channels: 4 }; // decodeImage gives RGBA
+    planDecode(bytes, { ...IMAGE_LIMITS, minShortSide: 1 });
   } catch (e) {
-    if (isVitguardError(e)) return fail(415, e.code, e.message);
+    if (isVitguardError(e) && e.code in INPUT_ERRORS) return fail(INPUT_ERRORS[e.code], e.code, e.message);
     throw e;
   }
   const vg = await getClassifier();
   try {
-    const r = await vg.classify(pixels, { topK: 5 });
+    // the classifier decodes the bytes reduced to what its model needs, within IMAGE_LIMITS
+    const r = await vg.classify(bytes, { topK: 5 });
     const info = await vg.info();
     return json(200, {
       top: r.top, ood: r.ood, timings: { ...r.timings, totalMs: Date.now() - t0 },

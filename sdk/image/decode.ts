@@ -153,17 +153,25 @@ function positive(name: string, v: number | undefined, dflt: number): number {
 const mp = (n: number) => `${(n / 1e6).toFixed(n < 1e7 ? 2 : 1)} megapixels`;
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
-function planInfo(info: Info, opts: DecodeOptions): DecodePlan & { png?: ReturnType<typeof planPng>; jpeg?: ReturnType<typeof planJpeg> } {
+/** Check decode options (E_INPUT) and fill in the defaults. */
+export function checkDecodeOptions(opts: DecodeOptions): Required<DecodeOptions> {
+  if (typeof opts !== 'object' || opts === null) throw new VitguardError('E_INPUT', 'decode options must be an object');
   const maxPixels = positive('maxPixels', opts.maxPixels, DEFAULT_MAX_PIXELS);
   const maxDecodeBytes = positive('maxDecodeBytes', opts.maxDecodeBytes, DEFAULT_MAX_DECODE_BYTES);
   const minShortSide = opts.minShortSide ?? 0;
   if (typeof minShortSide !== 'number' || !(minShortSide >= 0)) throw new VitguardError('E_INPUT', `minShortSide must be a number ≥ 0, got ${String(opts.minShortSide)}`);
+  if (opts.autoOrient !== undefined && typeof opts.autoOrient !== 'boolean') throw new VitguardError('E_INPUT', `autoOrient must be true or false, got ${String(opts.autoOrient)}`);
+  return { maxPixels, maxDecodeBytes, minShortSide, autoOrient: opts.autoOrient ?? true };
+}
+
+function planInfo(info: Info, opts: DecodeOptions): DecodePlan & { png?: ReturnType<typeof planPng>; jpeg?: ReturnType<typeof planJpeg> } {
+  const { maxPixels, maxDecodeBytes, minShortSide, autoOrient } = checkDecodeOptions(opts);
   const { width: w, height: h } = info.format === 'png' ? info.png : info.jpeg;
   const kind = info.format.toUpperCase();
   if (w * h > maxPixels) {
     throw new VitguardError('E_IMAGE_TOO_LARGE', `the ${kind} declares ${w}×${h} = ${mp(w * h)}, over the limit of ${mp(maxPixels)} (maxPixels): raise maxPixels to decode it`);
   }
-  const orientation = opts.autoOrient === false ? 1 : info.format === 'png' ? info.png.orientation : info.jpeg.orientation;
+  const orientation = !autoOrient ? 1 : info.format === 'png' ? info.png.orientation : info.jpeg.orientation;
   let scale: number, outW: number, outH: number, bytes: number;
   let png: ReturnType<typeof planPng> | undefined, jpeg: ReturnType<typeof planJpeg> | undefined;
   if (info.format === 'png') {

@@ -16,6 +16,10 @@ export interface WorkerInit {
   wasmSource?: { simd?: WireWasm; relaxed?: WireWasm };
   maxBatch?: number;
   maxMemoryBytes?: number;
+  /** Image decoding limits and EXIF orientation (ImageOptions in classifier.ts). */
+  maxPixels?: number;
+  maxDecodeBytes?: number;
+  autoOrient?: boolean;
 }
 
 /** A failure as it crosses the boundary. `trap` marks a wasm trap: the worker's instance is no longer trusted. */

@@ -6,7 +6,7 @@
 // trapped instance is never used again. Here, too, the instance is dropped at once so no later call can reach it.
 
 import { transfer } from 'comlink';
-import { Classifier, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from '../classifier.js';
+import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from '../classifier.js';
 import type { WasmSource } from '../engine/index.js';
 import { VitguardError } from '../errors.js';
 import '../quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, …) with the engine
@@ -52,7 +52,7 @@ export function createService(exit: (code: number) => void) {
   const api = {
     async init(init: WorkerInit): Promise<Envelope<ClassifierInfo>> {
       try {
-        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes });
+        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, ...pickImageOptions(init) });
         return { ok: true, value: clf.info() };
       } catch (e) {
         return { ok: false, error: toWireError(e) };
