@@ -137,7 +137,7 @@ interface Inferred {
 }
 
 /** A folder file's structural fact must agree with the tensors. */
-function agree(facts: FolderFacts, what: string, said: number | undefined, shape: number): void {
+function agree(what: string, said: number | boolean | undefined, shape: number | boolean): void {
   if (said !== undefined && said !== shape) {
     throw new VitguardError('E_METADATA', `config.json says ${what} ${said} but the tensors have ${shape}: the files do not belong together`);
   }
@@ -166,12 +166,12 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
   const head = need(t, 'head.weight').shape;
   const pos = need(t, 'pos_embed').shape;
   if (pos.length !== 3 || pos[0] !== 1 || pos[2] !== dim) throw new VitguardError('E_TENSOR_SHAPE', `pos_embed has shape ${JSON.stringify(pos)}, expected [1, tokens, ${dim}]`);
-  agree(facts, 'hidden_size / embed_dim', facts.dim, dim);
-  agree(facts, 'num_hidden_layers / depth', facts.depth, depth);
-  agree(facts, 'intermediate_size', facts.mlpHidden, fc1[0]);
-  agree(facts, 'patch_size', facts.patch, patch);
-  agree(facts, 'num_channels / input_size[0]', facts.inChans, inChans);
-  agree(facts, 'num_classes / id2label', facts.numClasses, head[0]);
+  agree('hidden_size / embed_dim', facts.dim, dim);
+  agree('num_hidden_layers / depth', facts.depth, depth);
+  agree('intermediate_size', facts.mlpHidden, fc1[0]);
+  agree('patch_size', facts.patch, patch);
+  agree('num_channels / input_size[0]', facts.inChans, inChans);
+  agree('num_classes / id2label', facts.numClasses, head[0]);
 
   const [arch, archSource] = opts.arch ? [opts.arch, 'flag' as const] : facts.arch ? [facts.arch, 'config.json' as const] : md.arch ? [md.arch, 'metadata' as const] : [undefined, undefined];
   let family: Family = distilled ? 'deit' : layerScale && classToken && !regTokens ? 'deit3' : 'vit';
@@ -186,6 +186,9 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
   // no_embed_class: pos_embed covers the patches only. The row count decides unless both readings are square grids;
   // then the image side does (flag, config file, metadata img_size, arch name).
   const extra = (classToken ? 1 : 0) + (distilled ? 1 : 0) + regTokens;
+  agree('model_args.reg_tokens', facts.regTokens, regTokens);
+  agree('model_args.class_token', facts.classToken, classToken);
+  agree('model_args.fc_norm', facts.fcNorm, fcNorm);
   const isSquare = (n: number) => n > 0 && Number.isInteger(Math.sqrt(n));
   const sideSaid: Array<Candidate<number>> = [['flag', opts.imgSize], ['config.json', facts.imgSize], ['metadata', num(md, 'img_size')], ['arch name', known?.imgSize]];
   let noEmbedClass: boolean | undefined;
@@ -197,6 +200,11 @@ function inferConfig(t: Map<string, Tensor>, md: Record<string, string>, facts: 
     imgSize = r.shape('config.imgSize', Math.sqrt(noEmbedClass ? pos[1] : pos[1] - extra) * patch);
     const said = sideSaid.find(([src, v]) => v !== undefined && src !== 'arch name'); // a zoo name may be run at another size
     if (said && said[1] !== imgSize) throw new VitguardError('E_METADATA', `${said[0]} says image side ${said[1]} but pos_embed's ${pos[1]} rows give ${imgSize} px at patch ${patch}`);
+  } else if (facts.noEmbedClass !== undefined && opts.imgSize === undefined) {
+    noEmbedClass = facts.noEmbedClass; // timm hub model_args.no_embed_class
+    r.values.push({ key: 'config.noEmbedClass', value: noEmbedClass, source: 'config.json' });
+    imgSize = Math.sqrt(noEmbedClass ? pos[1] : pos[1] - extra) * patch;
+    r.values.push({ key: 'config.imgSize', value: imgSize, source: 'config.json' });
   } else {
     imgSize = r.pick('config.imgSize', '--img-size', `pos_embed's ${pos[1]} rows fit a ${Math.sqrt(pos[1])}² grid and a ${Math.sqrt(pos[1] - extra)}² grid plus ${extra} prefix row(s)`, sideSaid);
     if (imgSize !== undefined) {

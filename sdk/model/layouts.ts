@@ -199,7 +199,6 @@ export function readTransformersConfig(cfg: Record<string, unknown>): FolderFact
   facts.hfClass = cls;
   const act = cfg.hidden_act ?? 'gelu';
   if (act !== 'gelu') throw new VitguardError('E_UNKNOWN_ARCH', `${file}: hidden_act ${JSON.stringify(act)}: vitguard runs the exact (erf) GELU, transformers' "gelu"`);
-  if (cfg.encoder_stride !== undefined && cfg.use_mask_token) bad(file, 'use_mask_token: a masked-image-modeling checkpoint, not a classifier');
   facts.heads = optInt(cfg, 'num_attention_heads', file);
   facts.eps = optNum(cfg, 'layer_norm_eps', file);
   facts.imgSize = optInt(cfg, 'image_size', file);

@@ -149,4 +149,15 @@ describe('timm hub folders (model.safetensors + config.json with architecture an
     const e = errOf(() => convertCheckpoint(tensors, {}, { config: JSON.stringify({ ...hub, pretrained_cfg: { ...hub.pretrained_cfg, input_size: [3, 24, 24] } }) }));
     expect(e.message).toMatch(/image side 24.*16/);
   });
+
+  it('a register model: model_args.no_embed_class settles a pos_embed that fits two grids; model_args must agree with the tensors', () => {
+    // class token + 4 registers, 9 pos_embed rows: 3² patches without prefix rows, or 2² + 5
+    const reg: ViTConfig = { ...config, imgSize: 12, layerScale: false, regTokens: 4, noEmbedClass: true };
+    const bytes = writeSafetensors(randomCheckpoint(reg, 10));
+    const cfg = { architecture: 'vit_small_patch16_224', num_classes: 6, model_args: { embed_dim: 32, depth: 2, num_heads: 4, reg_tokens: 4, no_embed_class: true }, pretrained_cfg: { mean: [0.5], std: [0.5], crop_pct: 1, interpolation: 'bicubic' } };
+    const out = convertCheckpoint(bytes, {}, { config: JSON.stringify(cfg) });
+    expect(out.meta.config).toEqual(reg);
+    expect(sourceOf(out, 'config.noEmbedClass')).toBe('config.json');
+    expect(errOf(() => convertCheckpoint(bytes, {}, { config: JSON.stringify({ ...cfg, model_args: { ...cfg.model_args, reg_tokens: 1 } }) })).message).toMatch(/reg_tokens 1 but the tensors have 4/);
+  });
 });
