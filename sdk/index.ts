@@ -11,6 +11,7 @@
 import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from './classifier.js';
 import type { WasmChoice, WasmSource } from './engine/index.js';
 import { VitguardError } from './errors.js';
+import { loadModelBytes, throwIfAborted, type LoadOptions, type ModelSource } from './load.js';
 import type { RawImage } from './image/preprocess.js';
 import { isWasmTrap, type Fault, type WireWasm, type WorkerInit } from './worker/protocol.js';
 import { isNode } from './worker/spawn.js';
@@ -34,13 +35,16 @@ export { quantizeModel, SCHEMES, type QuantizeOptions, type SchemeName } from '.
 
 // --- options and the classifier interface -----------------------------------------------------------------------
 
-/** Where a model comes from: a URL (http(s):, file:, data:, or relative to the page), a file path (Node), or the bytes. */
-export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
+export { loadModelBytes, type ModelSource, type LoadOptions, type LoadProgress } from './load.js';
 
 /** Anything `classify` accepts: decoded pixels (ImageData, {data,width,height,channels?}), PNG/JPEG bytes or Blob, or CHW. */
 export type ClassifierImage = ImageInput | Blob;
 
-export interface CreateOptions {
+/**
+ * Also the model-loading options (LoadOptions, sdk/load.ts): onProgress, signal (cancels the download and a create in
+ * progress: E_ABORTED), cache (Cache Storage), integrity ('sha256-<base64>'), maxModelBytes.
+ */
+export interface CreateOptions extends LoadOptions {
   model: ModelSource;
   /** Which wasm build: 'auto' picks relaxed SIMD where the runtime validates it, else plain SIMD. */
   wasm?: WasmChoice;
@@ -92,44 +96,6 @@ export interface VitguardClassifier {
 }
 
 // --- loading --------------------------------------------------------------------------------------------------
-
-/** Fetch or read a model: bytes pass through; file: URLs and plain paths are read with node:fs in Node. */
-export async function loadModelBytes(src: ModelSource): Promise<Uint8Array> {
-  if (src instanceof Uint8Array) return src;
-  if (src instanceof ArrayBuffer) return new Uint8Array(src);
-  if (typeof Blob !== 'undefined' && src instanceof Blob) return new Uint8Array(await src.arrayBuffer());
-  const url = toUrl(src as string | URL);
-  if (url.protocol === 'file:' && isNode) {
-    const { readFile } = await import('node:fs/promises');
-    try {
-      return new Uint8Array(await readFile(url));
-    } catch (e) {
-      throw new VitguardError('E_INPUT', `cannot read the model file ${url.pathname}: ${(e as Error).message}`, { cause: e });
-    }
-  }
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw new VitguardError('E_INPUT', `cannot fetch the model from ${url.href}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!res.ok) throw new VitguardError('E_INPUT', `cannot fetch the model from ${url.href}: HTTP ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-function toUrl(src: string | URL): URL {
-  if (src instanceof URL) return src;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(src) && !/^[a-z]:[\\/]/i.test(src)) return new URL(src);
-  if (isNode) {
-    // a file path, relative to the working directory
-    const cwd = process.cwd().replace(/\\/g, '/');
-    const abs = src.startsWith('/') ? src : `${cwd}/${src}`;
-    return new URL(`file://${abs.split('/').map(encodeURIComponent).join('/')}`);
-  }
-  const base = (globalThis as { location?: { href: string } }).location?.href;
-  if (!base) throw new VitguardError('E_INPUT', `relative model URL "${src}" with no page to resolve it against: pass an absolute URL or the bytes`);
-  return new URL(src, base);
-}
 
 /**
  * The browser bundle's own wasm assets: rollup.config.mjs replaces this marker with literal
@@ -278,18 +244,24 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   const wasm = opts.wasm ?? 'auto';
   if (wasm !== 'auto' && wasm !== 'simd' && wasm !== 'relaxed') throw new VitguardError('E_INPUT', `wasm must be 'auto', 'simd' or 'relaxed', got ${String(wasm)}`);
   if (opts.workers !== undefined && !opts.worker) throw new VitguardError('E_INPUT', 'workers: N needs worker: true');
-  const bytes = await loadModelBytes(opts.model);
+  const bytes = await loadModelBytes(opts.model, opts);
   const wasmSource = wasmSourceFor(opts);
+  // opts.signal also cancels the create that follows the download: what was built by then is freed
   if (!opts.worker) {
     const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) });
+    if (opts.signal?.aborted) clf.dispose();
+    throwIfAborted(opts.signal);
     return new InThreadClassifier(clf, bytes, { ...opts, wasm });
   }
   const { WorkerPool } = await import('./worker/pool.js');
+  throwIfAborted(opts.signal);
   const pool = await WorkerPool.create({
     size: opts.workers ?? 1,
     init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
   });
+  if (opts.signal?.aborted) await pool.dispose();
+  throwIfAborted(opts.signal);
   return new WorkerClassifier(pool, opts.transfer ?? true);
 }
