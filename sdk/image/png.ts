@@ -1,17 +1,16 @@
-// PNG decoder (PNG spec, 3rd edition / ISO 15948) on fflate's streaming inflate: every colour type and bit depth
-// (grey 1/2/4/8/16, RGB 8/16, palette 1/2/4/8 with tRNS, grey+alpha 8/16, RGBA 8/16), tRNS colour keys, Adam7
-// interlacing, eXIf orientation. Rows are unfiltered one at a time (only the previous row is kept) and either written
-// straight to the output or summed into an integer box filter that reduces the image by a whole factor, so an
-// 8000×8000 image needs a few rows of memory, not 256 MB.
+// PNG decoder (PNG spec, 3rd edition / ISO 15948): every colour type and bit depth (grey 1/2/4/8/16, RGB 8/16,
+// palette 1/2/4/8 with tRNS, grey+alpha 8/16, RGBA 8/16), tRNS colour keys, Adam7 interlacing, eXIf orientation.
+// Rows come out of the streaming inflater (inflate.ts) and are unfiltered one at a time (only the previous row is
+// kept), then either written straight to the output or summed into an integer box filter that reduces the image by
+// a whole factor, so an 8000×8000 image needs a few rows of memory, not 256 MB.
 //
-// Untrusted input is bounded before it is expanded: the zlib stream is fed to the inflater in small slices (deflate
-// expands at most 1032:1, so one slice yields at most ~1 MB), the inflated size must equal what IHDR implies (more is
-// refused at the first extra byte, less is "truncated"), chunk lengths are checked against the file before anything
-// is read, ancillary chunks other than tRNS and eXIf are skipped without being read, and CRCs of the chunks we read
-// are checked.
+// Untrusted input is bounded before it is expanded: chunk lengths are checked against the file before anything is
+// read, ancillary chunks other than tRNS and eXIf are skipped without being read, CRCs of the chunks we read and the
+// zlib Adler-32 are checked, and the inflated size must equal what IHDR implies (more is refused within 16 KiB of
+// the first extra byte, less is "truncated").
 
-import { Inflate } from 'fflate';
 import { VitguardError } from '../errors.js';
+import { inflateZlib } from './inflate.js';
 import { exifOrientation, orientedRow, orientedSize, type Orientation } from './orient.js';
 
 const corrupt = (msg: string) => new VitguardError('E_IMAGE', `corrupt PNG image: ${msg}`);
@@ -110,13 +109,8 @@ export function readPngInfo(b: Uint8Array): PngInfo {
 
 // --- planning ---------------------------------------------------------------------------------------------------
 
-/**
- * Bytes the inflater may hold at once: fflate keeps a 32 KiB window and grows an output buffer (from 160 KiB,
- * doubling) to what one input slice yields, then copies that out. With INFLATE_SLICE-byte slices and deflate's
- * 1032:1 ceiling that is at most ~2 MiB + 1 MiB + the window; measured with the all-zero bombs in test/image.
- */
-const INFLATE_SLICE = 1024;
-const INFLATE_WORKSPACE_BYTES = 4 * 1024 * 1024;
+/** The inflater's 64 KiB ring and its Huffman tables (inflate.ts): the same for every image. */
+const INFLATE_WORKSPACE_BYTES = 96 * 1024;
 /** Largest box factor: 255·f² must stay below 2³² in the Uint32 sums. */
 const MAX_BOX = 4096;
 
@@ -267,13 +261,13 @@ export function decodePng(b: Uint8Array, info: PngInfo, plan: PngPlan, orientati
     }
   };
 
-  const onData = (chunk: Uint8Array) => {
-    let off = 0;
-    produced += chunk.length;
+  const onData = (buf: Uint8Array, start: number, end: number) => {
+    let off = start;
+    produced += end - start;
     if (produced > expected) throw corrupt(`image data inflates to more than the ${expected} bytes IHDR implies`);
-    while (off < chunk.length) {
-      const take = Math.min(rowLen - filled, chunk.length - off);
-      cur.set(chunk.subarray(off, off + take), filled);
+    while (off < end) {
+      const take = Math.min(rowLen - filled, end - off);
+      cur.set(buf.subarray(off, off + take), filled);
       filled += take;
       off += take;
       if (filled < rowLen) break;
@@ -293,9 +287,8 @@ export function decodePng(b: Uint8Array, info: PngInfo, plan: PngPlan, orientati
     }
   };
 
-  const inflater = new Inflate((chunk: Uint8Array) => onData(chunk));
-  let zlibHeader = 0; // bytes of the 2-byte zlib header seen so far
-  let cmf = 0;
+  // First the chunks: palette, transparency, and where the image data is (IDAT payloads, CRC-checked, consecutive).
+  const idat: number[] = [];
   let sawIdat = false, idatDone = false;
   let p = 8;
   for (;;) {
@@ -306,24 +299,9 @@ export function decodePng(b: Uint8Array, info: PngInfo, plan: PngPlan, orientati
     } else if (c.type === 'IDAT') {
       if (idatDone) throw corrupt('IDAT chunks are not consecutive');
       if (colorType === 3 && !palette) throw corrupt('palette image without a PLTE chunk before its data');
-      if (!sawIdat) allocate();
       sawIdat = true;
       checkCrc(b, c);
-      let q = c.data;
-      const end = c.data + c.length;
-      while (zlibHeader < 2 && q < end) {
-        if (zlibHeader === 0) {
-          cmf = b[q];
-          if ((cmf & 15) !== 8 || cmf >> 4 > 7) throw corrupt(`zlib stream with compression method ${cmf & 15}, window ${cmf >> 4}`);
-        } else {
-          const flg = b[q];
-          if (((cmf << 8) | flg) % 31 !== 0) throw corrupt('zlib header check bits are wrong');
-          if (flg & 0x20) throw corrupt('zlib stream asks for a preset dictionary');
-        }
-        zlibHeader++;
-        q++;
-      }
-      for (; q < end; q += INFLATE_SLICE) inflater.push(b.subarray(q, Math.min(end, q + INFLATE_SLICE)));
+      idat.push(c.data, c.data + c.length);
     } else {
       if (sawIdat) idatDone = true;
       if (c.type === 'IEND') break;
@@ -359,6 +337,9 @@ export function decodePng(b: Uint8Array, info: PngInfo, plan: PngPlan, orientati
     if (p >= b.length) break;
   }
   if (!sawIdat) throw corrupt('no image data (IDAT)');
+  // Then the pixels, streamed row by row out of the inflater (bounded by what IHDR implies)
+  allocate();
+  inflateZlib(b, idat, expected, onData);
   if (produced < expected) throw corrupt(`image data ends after ${produced} of ${expected} bytes (truncated)`);
   if (accPlane) for (let oy = 0; oy < H; oy++) finishBoxRow(accPlane, oy * W * 4, oy);
   const channels: 1 | 3 | 4 = colorType === 4 || colorType === 6 || sawTrns ? 4 : colorType === 0 ? 1 : 3;
@@ -418,7 +399,11 @@ function unfilter(cur: Uint8Array, prev: Uint8Array, len: number, bpp: number): 
       for (let i = 1; i <= bpp && i < len; i++) cur[i] += prev[i]; // Paeth with a = c = 0 picks b
       for (let i = 1 + bpp; i < len; i++) {
         const a = cur[i - bpp], bb = prev[i], c = prev[i - bpp];
-        const pa = Math.abs(bb - c), pb = Math.abs(a - c), pc = Math.abs(a + bb - 2 * c);
+        // |p − a|, |p − b|, |p − c| for p = a + b − c, with branch-free absolute values
+        let pa = bb - c, pb = a - c, pc = pa + pb;
+        pa = (pa ^ (pa >> 31)) - (pa >> 31);
+        pb = (pb ^ (pb >> 31)) - (pb >> 31);
+        pc = (pc ^ (pc >> 31)) - (pc >> 31);
         cur[i] += pa <= pb && pa <= pc ? a : pb <= pc ? bb : c;
       }
       return;

@@ -17,6 +17,7 @@ export function legacyDecodePng(bytes: Uint8Array): LegacyImage {
   const png = decodePng(bytes);
   const { width, height, depth } = png;
   const n = width * height;
+  if (n > 100_000_000) throw new Error(`PNG too large: ${width}×${height} pixels`); // after decoding, as it was
   const rgba = new Uint8Array(n * 4);
 
   if (png.palette) {
