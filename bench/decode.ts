@@ -4,6 +4,7 @@
 //   npm run bench:decode                 # every case, a table
 //   npm run bench:decode -- --json       # one JSON line per case
 //   npm run bench:decode -- --runs 3     # median time of 3 fresh processes per case (memory: the largest)
+//   npm run bench:decode -- --files /tmp/photo.png,/tmp/big.jpg --modes old,28px   # other images, some modes
 //
 // Each case runs in a fresh Node process (so peak RSS belongs to that one decode): it reads the file, decodes once,
 // and reports the wall time of the decode and the process's peak resident set (process.resourceUsage().maxRSS).
@@ -17,7 +18,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeImage, EDGE_IMAGE_LIMITS, type DecodeOptions } from '../sdk/image/decode.js';
 import { legacyDecode } from '../test/image/legacy-decode.js';
@@ -38,7 +39,7 @@ interface One { file: string; mode: string; ms: number; maxRssMB: number; result
 
 /** The child: one decode, one JSON line. */
 function one(file: string, mode: string): One {
-  const bytes = new Uint8Array(readFileSync(join(IMAGES, file)));
+  const bytes = new Uint8Array(readFileSync(resolve(IMAGES, file))); // a fixture name, or a path of its own
   const how = MODES[mode];
   const t = performance.now();
   let result: string;
@@ -64,20 +65,24 @@ function main(): void {
   const json = argv.includes('--json');
   const runsAt = argv.indexOf('--runs');
   const runs = runsAt >= 0 ? Math.max(1, Number(argv[runsAt + 1])) : 1;
+  const listed = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1].split(',') : null; };
+  const files = listed('--files') ?? FILES;
+  const modes = listed('--modes') ?? Object.keys(MODES);
+  for (const m of modes) if (!(m in MODES)) throw new Error(`unknown mode ${m}: ${Object.keys(MODES).join(', ')}`);
   const self = fileURLToPath(import.meta.url);
   if (!json) console.log(`${'file'.padEnd(32)} ${'mode'.padEnd(6)} ${'ms'.padStart(7)} ${'peak RSS MB'.padStart(12)}  result`);
-  for (const file of FILES) {
-    for (const mode of Object.keys(MODES)) {
+  for (const file of files) {
+    for (const mode of modes) {
       const got: One[] = [];
       for (let r = 0; r < runs; r++) {
-        const p = spawnSync(process.execPath, [self, '--one', file, mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
+        const p = spawnSync(process.execPath, [self, '--one', resolve(file.includes('/') ? process.cwd() : IMAGES, file), mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
         if (p.status !== 0) throw new Error(`${file} ${mode}: child failed (${p.status}): ${p.stderr.slice(-400)}`);
         got.push(JSON.parse(p.stdout.trim().split('\n').pop()!));
       }
       const ms = got.map((g) => g.ms).sort((a, b) => a - b)[Math.floor(got.length / 2)];
-      const row = { file, mode, ms: Math.round(ms), maxRssMB: Math.round(Math.max(...got.map((g) => g.maxRssMB))), result: got[0].result, runs };
+      const row = { file: file.split('/').pop()!, mode, ms: Math.round(ms), maxRssMB: Math.round(Math.max(...got.map((g) => g.maxRssMB))), result: got[0].result, runs };
       if (json) console.log(JSON.stringify(row));
-      else console.log(`${file.padEnd(32)} ${mode.padEnd(6)} ${String(row.ms).padStart(7)} ${String(row.maxRssMB).padStart(12)}  ${row.result}`);
+      else console.log(`${row.file.padEnd(32)} ${mode.padEnd(6)} ${String(row.ms).padStart(7)} ${String(row.maxRssMB).padStart(12)}  ${row.result}`);
     }
   }
 }
