@@ -11,9 +11,9 @@
 // Memory: a sequential JPEG whose first scan holds every component (nearly all of them) is decoded MCU row by MCU row
 // into the output: output + one MCU row of samples. Progressive JPEGs (and sequential ones split into one scan per
 // component) need every block's coefficients until the last scan: Int16 planes, one per component, holding only the
-// N×N low frequencies the scaled IDCT uses, plus a 64-bit "non-zero" mask per block for the frequencies it drops
-// (successive-approximation refinement must know which coefficients are already non-zero). planJpeg counts all of it
-// before anything is allocated.
+// N×N low frequencies the scaled IDCT uses, plus a 64-bit "non-zero" mask per block (successive-approximation
+// refinement must know which coefficients are already non-zero, dropped ones included, and visits only those).
+// planJpeg counts all of it before anything is allocated.
 
 import { VitguardError } from '../errors.js';
 import { exifOrientation, orientedRow, orientedSize, type Orientation } from './orient.js';
@@ -233,7 +233,7 @@ export function planJpeg(info: JpegInfo, scale: 1 | 2 | 4 | 8): JpegPlan {
     };
     bytes += g.bwp * g.nx * c.v * g.ny; // one MCU row of samples
     bytes += width * 4; // column index table
-    if (coefficients) bytes += g.bwp * g.bhp * (2 * nx * ny + (nx * ny < 64 ? 8 : 0));
+    if (coefficients) bytes += g.bwp * g.bhp * (2 * nx * ny + (info.progressive ? 8 : 0));
     return g;
   });
   return { scale, width, height, coefficients, bytes, hmax, vmax, mcusX, mcusY, geometry };
@@ -520,8 +520,10 @@ interface Comp extends CompGeometry {
   keepIndex: Int8Array;
   keep: number;
   coefs: Int16Array | null;
-  /** Two 32-bit words per block: bit z set = dropped frequency z is non-zero (progressive refinement needs it). */
+  /** Progressive only: two 32-bit words per block, bit k set = the k-th coefficient in zigzag order is non-zero. */
   nonzero: Int32Array | null;
+  /** Zigzag index → kept-layout index, or −1 (progressive only). */
+  keptZ: Int8Array | null;
   /** One MCU row of samples: stripW × (v·ny). */
   strip: Uint8Array;
   stripW: number;
@@ -563,7 +565,7 @@ export function decodeJpeg(bytes: Uint8Array, info: JpegInfo, plan: JpegPlan, or
     for (let x = 0; x < plan.width; x++) colIndex[x] = Math.floor(x / g.rx);
     return {
       ...g, id: c.id, h: sampling[i].h, v: sampling[i].v, tq: c.tq, q: null, keepIndex, keep,
-      coefs: null, nonzero: null, strip: new Uint8Array(0), stripW, colIndex, pred: 0, dc: null, ac: null, td: 0, ta: 0,
+      coefs: null, nonzero: null, keptZ: null, strip: new Uint8Array(0), stripW, colIndex, pred: 0, dc: null, ac: null, td: 0, ta: 0,
     };
   });
 
@@ -579,7 +581,10 @@ export function decodeJpeg(bytes: Uint8Array, info: JpegInfo, plan: JpegPlan, or
       c.strip = new Uint8Array(c.stripW * c.v * c.ny);
       if (plan.coefficients) {
         c.coefs = new Int16Array(c.bwp * c.bhp * c.keep);
-        if (c.keep < 64) c.nonzero = new Int32Array(c.bwp * c.bhp * 2);
+        if (info.progressive) {
+          c.nonzero = new Int32Array(c.bwp * c.bhp * 2);
+          c.keptZ = keptByZigzag(c);
+        }
       }
     }
   };
@@ -829,8 +834,17 @@ function decodeScanToCoefficients(ctx: ScanContext, comps: Comp[], blk: Int32Arr
   }
 }
 
-// Progressive decoding procedures (T.81 G.1.2). A coefficient is "non-zero" when its kept value is, or (for a dropped
-// frequency) when its mask bit is set; a dropped frequency's value is never needed, only whether it is zero.
+// Progressive decoding procedures (T.81 G.1.2). Successive-approximation refinement must know which coefficients are
+// already non-zero: every block keeps a 64-bit mask of them in zigzag order (bit k = the k-th coefficient), for kept
+// and dropped frequencies alike, so a refinement visits only the set bits. A dropped frequency's value is never
+// needed, only whether it is zero.
+
+/** Zigzag index → kept-layout index (or −1) for a component. */
+function keptByZigzag(c: Comp): Int8Array {
+  const t = new Int8Array(64);
+  for (let k = 0; k < 64; k++) t[k] = c.keepIndex[ZIGZAG[k]];
+  return t;
+}
 
 function dcFirst(bits: BitReader, c: Comp, b: number, al: number): void {
   const t = bits.decode(c.dc);
@@ -849,7 +863,7 @@ function acFirst(ctx: ScanContext, c: Comp, b: number): void {
     return;
   }
   const { bits, se, al } = ctx;
-  const coefs = c.coefs!, base = b * c.keep, keepIndex = c.keepIndex, nonzero = c.nonzero;
+  const coefs = c.coefs!, base = b * c.keep, kz = c.keptZ!, nonzero = c.nonzero!;
   for (let k = ctx.ss; k <= se;) {
     const rs = bits.decode(c.ac);
     const r = rs >> 4, s = rs & 15;
@@ -863,11 +877,10 @@ function acFirst(ctx: ScanContext, c: Comp, b: number): void {
     }
     k += r;
     if (k > se) throw corrupt('AC coefficient run past the end of the spectral band');
-    const z = ZIGZAG[k];
     const v = bits.receiveExtend(s) * (1 << al);
-    const i = keepIndex[z];
+    const i = kz[k];
     if (i >= 0) coefs[base + i] = v;
-    else nonzero![2 * b + (z >> 5)] |= 1 << (z & 31);
+    nonzero[2 * b + (k >> 5)] |= 1 << (k & 31);
     k++;
   }
 }
@@ -875,21 +888,9 @@ function acFirst(ctx: ScanContext, c: Comp, b: number): void {
 function acRefine(ctx: ScanContext, c: Comp, b: number): void {
   const { bits, se, al } = ctx;
   const p1 = 1 << al, m1 = -1 << al;
-  const coefs = c.coefs!, base = b * c.keep, keepIndex = c.keepIndex, nonzero = c.nonzero;
+  const coefs = c.coefs!, base = b * c.keep, kz = c.keptZ!, nonzero = c.nonzero!;
+  const w = 2 * b;
   let k = ctx.ss;
-  /** Refine an already non-zero coefficient at natural index z with one correction bit; false if it is zero. */
-  const refineIfNonzero = (z: number): boolean => {
-    const i = keepIndex[z];
-    if (i >= 0) {
-      const v = coefs[base + i];
-      if (v === 0) return false;
-      if (bits.bit() && (v & p1) === 0) coefs[base + i] = v >= 0 ? v + p1 : v + m1;
-      return true;
-    }
-    if (((nonzero![2 * b + (z >> 5)] >>> (z & 31)) & 1) === 0) return false;
-    bits.bit(); // the value of a dropped frequency is not kept: only its bit is consumed
-    return true;
-  };
   if (ctx.eobrun === 0) {
     for (; k <= se; k++) {
       const rs = bits.decode(c.ac);
@@ -903,26 +904,46 @@ function acRefine(ctx: ScanContext, c: Comp, b: number): void {
         ctx.eobrun = (1 << r) + bits.bits(r);
         break;
       }
-      // skip r zero-history coefficients, refining the non-zero ones passed over
-      while (k <= se) {
-        const z = ZIGZAG[k];
-        if (!refineIfNonzero(z)) {
+      // pass r zero-history coefficients (and the non-zero ones among them, each refined by one bit)
+      for (; k <= se; k++) {
+        if ((nonzero[w + (k >> 5)] >>> (k & 31)) & 1) {
+          const correction = bits.bit();
+          const i = kz[k];
+          if (correction && i >= 0) {
+            const v = coefs[base + i];
+            if ((v & p1) === 0) coefs[base + i] = v >= 0 ? v + p1 : v + m1;
+          }
+        } else {
           if (r === 0) break;
           r--;
         }
-        k++;
       }
       if (value !== 0) {
         if (k > se) throw corrupt('refinement run past the end of the spectral band');
-        const z = ZIGZAG[k];
-        const i = keepIndex[z];
+        const i = kz[k];
         if (i >= 0) coefs[base + i] = value;
-        else nonzero![2 * b + (z >> 5)] |= 1 << (z & 31);
+        nonzero[w + (k >> 5)] |= 1 << (k & 31);
       }
     }
   }
   if (ctx.eobrun > 0) {
-    for (; k <= se; k++) refineIfNonzero(ZIGZAG[k]);
+    // the rest of the band is zero-history: only its non-zero coefficients are refined, visited by their mask bits
+    for (let word = k >> 5; word <= se >> 5; word++) {
+      let m = nonzero[w + word];
+      if (word === k >> 5) m &= -1 << (k & 31);
+      while (m !== 0) {
+        const bit = 31 - Math.clz32(m & -m);
+        const kk = word * 32 + bit;
+        if (kk > se) break;
+        m &= m - 1;
+        const correction = bits.bit();
+        const i = kz[kk];
+        if (correction && i >= 0) {
+          const v = coefs[base + i];
+          if ((v & p1) === 0) coefs[base + i] = v >= 0 ? v + p1 : v + m1;
+        }
+      }
+    }
     ctx.eobrun--;
   }
 }
