@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'E_WASM' // wasm build unavailable, or a trap inside wasm
   | 'E_DATA' // dataset missing, corrupt, or empty
   | 'E_SCHEME' // unknown quantization scheme or bad quantization option
+  | 'E_PLAN' // an outlier-aware model's plan (8-bit layers and token rows) does not fit the model: other layer names, token count or shape
   | 'E_OOD' // OOD detector misuse (unfitted, wrong scheme, no images)
   | 'E_DISPOSED' // a call after dispose()
   | 'E_WORKER' // a worker died or could not be started

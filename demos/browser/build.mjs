@@ -1,15 +1,20 @@
-// Demo assets, run by `npm run build` after the bundles: dist/demo/manifest.json, the demo model at fp32, w8a8 and
-// w4a8, and the list of sample images. The model is the first of models/fmnist-{deit,deit3,vit}.safetensors that
-// exists; its quantized versions are the shipped models/<name>-<scheme>.safetensors (each with an OOD detector fitted
-// on its own scheme) where present, else quantized here with the SDK's quantizeModel (from lib/), without a detector. Where no model has been trained yet a seeded random
-// model at the same shape stands in, and the manifest (and so the page) says so.
+// Demo assets, run by `npm run build` after the bundles: dist/demo/manifest.json, the demo model at fp32, w8a8,
+// w4a8 and w4a4-oa, and the list of sample images. The model is the first of models/fmnist-{deit,deit3,vit}.safetensors
+// that exists; its quantized versions are the shipped models/<name>-<scheme>.safetensors (each with an OOD detector
+// fitted on its own scheme) where present, else quantized here with the SDK (from lib/), without a detector: w4a4-oa
+// then takes its plan from the in-distribution samples (demos/samples/fmnist-*.png), as `vitguard quantize --scheme
+// w4a4-oa --calib` would from a dataset. Where no model has been trained yet a seeded random model at the same shape
+// stands in, and the manifest (and so the page) says so.
 //   node demos/browser/build.mjs [--model FILE]
 
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeMeta, quantizeModel, readModel, writeSafetensors } from '../../lib/sdk/index.js';
+import { decodeImage, encodeMeta, quantizeModel, readModel, writeSafetensors } from '../../lib/sdk/index.js';
 import { randomCheckpoint } from '../../lib/sdk/model/random.js';
+import { preprocess } from '../../lib/sdk/image/preprocess.js';
+import { probeInputStats } from '../../lib/sdk/quant/calibrate.js';
+import { quantizeOutlierAware } from '../../lib/sdk/quant/outlier.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = join(ROOT, 'dist', 'demo');
@@ -23,7 +28,27 @@ function randomStandIn() {
   return writeSafetensors(randomCheckpoint(config, 6), encodeMeta(meta));
 }
 
-export function buildDemo({ model } = {}) {
+/** The schemes the page's precision switch offers (index.html), in its order. */
+export const DEMO_SCHEMES = ['fp32', 'w8a8', 'w4a8', 'w4a4-oa'];
+
+/** An outlier-aware model whose plan comes from the Fashion-MNIST samples shipped with the demo. */
+async function outlierAwareFromSamples(fp32, scheme, samplesDir) {
+  const m = readModel(fp32);
+  const c = m.meta.config;
+  const files = readdirSync(samplesDir).filter((f) => /^fmnist-.*\.(png|jpe?g)$/i.test(f)).sort();
+  if (!files.length) throw new Error(`no Fashion-MNIST samples in ${samplesDir} to choose the ${scheme} plan from`);
+  const per = c.inChans * c.imgSize * c.imgSize;
+  const images = new Float32Array(per * files.length);
+  files.forEach((f, i) => {
+    const d = decodeImage(new Uint8Array(readFileSync(join(samplesDir, f))));
+    images.set(preprocess({ data: d.data, width: d.width, height: d.height, channels: 4 }, m.meta.preprocessing, c.imgSize, c.inChans), i * per);
+  });
+  const stats = await probeInputStats(m, images, files.length, { wasm: 'simd' });
+  const q = quantizeOutlierAware(m, scheme, stats, { calib: { spec: 'demos/samples/fmnist-*.png', images: files.length } });
+  return writeSafetensors(q.tensors, encodeMeta(q.meta));
+}
+
+export async function buildDemo({ model } = {}) {
   const candidates = model ? [model] : ['fmnist-deit', 'fmnist-deit3', 'fmnist-vit'].map((n) => join(ROOT, 'models', `${n}.safetensors`));
   const found = candidates.find((p) => existsSync(p));
   const name = found ? basename(found, '.safetensors') : 'random-fmnist-vit';
@@ -31,12 +56,15 @@ export function buildDemo({ model } = {}) {
   mkdirSync(join(OUT, 'models'), { recursive: true });
   const schemes = {};
   const sizes = {};
-  for (const scheme of ['fp32', 'w8a8', 'w4a8']) {
+  const samplesDir = join(ROOT, 'demos', 'samples');
+  for (const scheme of DEMO_SCHEMES) {
     const file = `models/${name}-${scheme}.safetensors`;
     const shipped = found && join(ROOT, 'models', `${name}-${scheme}.safetensors`);
     let bytes = fp32;
     if (scheme !== 'fp32' && shipped && existsSync(shipped)) {
       bytes = new Uint8Array(readFileSync(shipped));
+    } else if (scheme.endsWith('-oa')) {
+      bytes = await outlierAwareFromSamples(fp32, scheme, samplesDir);
     } else if (scheme !== 'fp32') {
       const q = quantizeModel(readModel(fp32), { scheme }); // drops the fp32 detector: it is valid for fp32 only
       bytes = writeSafetensors(q.tensors, encodeMeta(q.meta));
@@ -45,7 +73,6 @@ export function buildDemo({ model } = {}) {
     schemes[scheme] = file;
     sizes[scheme] = bytes.byteLength;
   }
-  const samplesDir = join(ROOT, 'demos', 'samples');
   const samples = (existsSync(samplesDir) ? readdirSync(samplesDir) : [])
     .filter((f) => /\.(png|jpe?g)$/i.test(f))
     .sort()
@@ -63,7 +90,7 @@ export function buildDemo({ model } = {}) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const i = process.argv.indexOf('--model');
-  const m = buildDemo({ model: i > 0 ? process.argv[i + 1] : undefined });
+  const m = await buildDemo({ model: i > 0 ? process.argv[i + 1] : undefined });
   const mib = (n) => (n / 2 ** 20).toFixed(2);
   console.log(`demo: ${m.model}${m.trained ? '' : ' (random weights: no trained model in models/ yet)'}; ` +
     Object.entries(m.sizes).map(([s, n]) => `${s} ${mib(n)} MiB`).join(', ') + `; ${m.samples.length} samples → dist/demo/`);

@@ -12,7 +12,7 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<{ run: (argv
   eval: { about: 'the study: accuracy and OOD metrics per model × scheme × score × OOD set, AUPR-out drop vs fp32', load: () => import('./eval.js') },
   sweep: { about: 'simulated 2..8-bit quantization: accuracy and AUPR-out against bits (JSON + SVG)', load: () => import('./sweep.js') },
   inspect: { about: 'outlier tokens per layer × scheme (norms, massive activations, attention sinks), attention heatmaps', load: () => import('./inspect.js') },
-  quantize: { about: 'quantize a model: w8a8, w4a8, w4a16, w4a4 (int8 / int4 weights, int8 / int4 activations)', load: () => import('./quantize.js') },
+  quantize: { about: 'quantize a model: w8a8, w4a8, w4a16, w4a4 (int8 / int4 weights, int8 / int4 activations), w4a4-oa, w4a8-oa (outlier-aware)', load: () => import('./quantize.js') },
 };
 
 export const USAGE = `usage: vitguard <command> [options]\n\ncommands:\n${Object.entries(COMMANDS)

@@ -49,6 +49,81 @@ export interface SchemeInfo {
   [k: string]: unknown;
 }
 
+/**
+ * The plan of an outlier-aware model (scheme w4a8-oa / w4a4-oa), kept in the scheme's metadata next to its base
+ * scheme's fields (layers, group, ...): which inputs run at higher precision, chosen from ID calibration images by
+ * `vitguard quantize --scheme w4a4-oa --calib SPEC` (sdk/quant/outlier.ts). Files written before `madeFor`,
+ * `calib` and `layerRatios` existed have none of them: every field after `ratio` is optional.
+ */
+export interface OutlierPlan {
+  /** The base scheme whose tensors the file holds ('w4a8' for w4a8-oa, 'w4a4' for w4a4-oa). */
+  base: string;
+  /** Block layers (timm prefixes, e.g. 'blocks.3.mlp.fc2') whose whole input runs with 8-bit activations. */
+  a8Layers: string[];
+  /** In the other 4-bit block layers, the leading token rows of every image (class, distillation, registers) at 8 bits. */
+  a8Tokens: number;
+  /** Input channels per block layer kept in f32 (`<layer>.outlier.idx` / `.outlier.weight`), 0 = none. */
+  outlierChannels: number;
+  /** A layer whose input's per-channel max |x| has max/median above this runs at 8 bits. */
+  ratio: number;
+  /** The model the plan was chosen for; checked against the config when the file is read. */
+  madeFor?: { depth: number; tokens: number; dim: number; mlpHidden: number };
+  /** Where it was chosen: the calibration spec and the number of images probed. */
+  calib?: { spec: string; images: number };
+  /** Each block layer's channel max/median ratio on the calibration images (what `ratio` was compared with). */
+  layerRatios?: Record<string, number>;
+}
+
+export const OUTLIER_AWARE_SCHEMES = ['w4a8-oa', 'w4a4-oa'] as const;
+
+const BLOCK_LAYER = /^blocks\.(\d+)\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)$/;
+
+function plan(message: string): never {
+  throw new VitguardError('E_PLAN', message);
+}
+
+/**
+ * Check an outlier-aware scheme's plan against the model's config: E_PLAN when the plan names layers the model does
+ * not have, asks for more 8-bit token rows than an image has tokens, or was made for another shape (depth, tokens,
+ * dim, MLP width); E_METADATA when a field has the wrong type. Schemes that are not outlier-aware pass untouched.
+ */
+export function validateOutlierPlan(scheme: SchemeInfo, c: ViTConfig): SchemeInfo {
+  if (!(OUTLIER_AWARE_SCHEMES as readonly string[]).includes(scheme.name)) return scheme;
+  const p = scheme as unknown as Partial<OutlierPlan>;
+  const what = `scheme ${scheme.name}`;
+  const base = scheme.name.slice(0, -3);
+  if (p.base !== base) meta(`${what} needs base "${base}" in the model metadata, got ${JSON.stringify(p.base)}`);
+  if (!Array.isArray(p.a8Layers) || !p.a8Layers.every((l) => typeof l === 'string')) meta(`${what}: a8Layers must be a list of layer names, got ${JSON.stringify(p.a8Layers)}`);
+  for (const k of ['a8Tokens', 'outlierChannels'] as const) {
+    const v = p[k] ?? 0;
+    if (!(Number.isInteger(v) && v >= 0)) meta(`${what}: ${k} must be an integer ≥ 0, got ${JSON.stringify(p[k])}`);
+  }
+  if (p.ratio !== undefined && !(typeof p.ratio === 'number' && p.ratio > 0)) meta(`${what}: ratio must be a positive number, got ${JSON.stringify(p.ratio)}`);
+  const seen = new Set<string>();
+  for (const l of p.a8Layers) {
+    const m = BLOCK_LAYER.exec(l);
+    if (!m || Number(m[1]) >= c.depth) plan(`${what}: the plan runs layer "${l}" at 8 bits, but this ${c.depth}-block model has no such block layer (blocks.0..${c.depth - 1}.{attn.qkv,attn.proj,mlp.fc1,mlp.fc2}): the plan was made for another model; quantize this model again with --calib`);
+    if (seen.has(l)) plan(`${what}: the plan lists layer "${l}" twice`);
+    seen.add(l);
+  }
+  const tokens = numTokens(c);
+  if ((p.a8Tokens ?? 0) > tokens) plan(`${what}: the plan quantizes the first ${p.a8Tokens} token rows at 8 bits, but this model's images have ${tokens} tokens: the plan was made for another model`);
+  if ((p.a8Tokens ?? 0) > 0 && base !== 'w4a4') plan(`${what}: 8-bit token rows (a8Tokens) apply to w4a4-oa only`);
+  if (p.madeFor !== undefined) {
+    const f = p.madeFor as unknown as Record<string, unknown>;
+    if (typeof f !== 'object' || f === null) meta(`${what}: madeFor must be an object {depth, tokens, dim, mlpHidden}`);
+    const have = { depth: c.depth, tokens, dim: c.dim, mlpHidden: c.mlpHidden };
+    const off = (Object.keys(have) as Array<keyof typeof have>).filter((k) => f[k] !== have[k]);
+    if (off.length) {
+      plan(`${what}: the plan was made for a model with ${off.map((k) => `${k} ${JSON.stringify(f[k])}`).join(', ')}; this one has ${off.map((k) => `${k} ${have[k]}`).join(', ')}: quantize this model again with --calib`);
+    }
+  }
+  if (p.calib !== undefined && !(typeof p.calib === 'object' && p.calib !== null && typeof p.calib.spec === 'string' && Number.isInteger(p.calib.images))) {
+    meta(`${what}: calib must be {spec, images}, got ${JSON.stringify(p.calib)}`);
+  }
+  return scheme;
+}
+
 export interface ModelMeta {
   arch: string;
   config: ViTConfig;
@@ -142,6 +217,7 @@ export function decodeMeta(md: Record<string, string>): ModelMeta {
   const preprocessing = validatePreprocessing(parseObject<Preprocessing>(md, 'preprocessing'), config.inChans);
   const scheme = md.scheme ? parseObject<SchemeInfo>(md, 'scheme') : { name: 'fp32' };
   if (typeof scheme.name !== 'string') meta(`model metadata scheme.name must be a string, got ${JSON.stringify(scheme.name)}`);
+  validateOutlierPlan(scheme, config);
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(md)) {
     if (!['format', 'arch', 'config', 'labels', 'preprocessing', 'scheme'].includes(k)) extra[k] = v;

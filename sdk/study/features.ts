@@ -43,13 +43,13 @@ export function sampleTensor(meta: ModelMeta, s: Sample): Float32Array {
 }
 
 /** Normalised CHW of the first n images of ds (fewer if ds is smaller) for `file`'s preprocessing: [m, C, S, S]. */
-export async function calibrationImages(file: ModelFile, ds: Dataset, n: number): Promise<{ images: Float32Array; n: number }> {
+export async function calibrationImages(file: ModelFile, ds: Dataset, n: number): Promise<{ images: Float32Array; n: number; spec: string }> {
   const c = file.meta.config;
   const per = c.inChans * c.imgSize * c.imgSize;
   const m = Math.min(n, ds.size);
   const images = new Float32Array(m * per);
   for (let i = 0; i < m; i++) images.set(sampleTensor(file.meta, await ds.at(i)), i * per);
-  return { images, n: m };
+  return { images, n: m, spec: ds.spec };
 }
 
 /**

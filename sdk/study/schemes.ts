@@ -11,8 +11,8 @@ import { OA_SCHEMES, probeInputStats, quantizeOutlierAware, type OaSchemeName } 
 import type { WasmChoice } from '../engine/index.js';
 
 export interface SchemeBuildOptions {
-  /** ID calibration images n × [C, S, S] (normalised), needed by the outlier-aware schemes. */
-  calib?: { images: Float32Array; n: number };
+  /** ID calibration images n × [C, S, S] (normalised), needed by the outlier-aware schemes; `spec` is recorded in their plan. */
+  calib?: { images: Float32Array; n: number; spec?: string };
   /** Outlier channels per layer for the -oa schemes. */
   outlierChannels?: number;
   group?: number;
@@ -48,8 +48,11 @@ export async function modelForScheme(fp32: ModelFile, scheme: string, opts: Sche
   if (sim) return simulateModel(fp32, { weightBits: Number(sim[1]), actBits: Number(sim[2]), group: 0, clip: opts.clip });
   if ((OA_SCHEMES as readonly string[]).includes(scheme)) {
     if (!opts.calib || opts.calib.n === 0) throw new VitguardError('E_SCHEME', `${scheme} needs ID calibration images to find the outlier channels`);
-    const stats = await probeInputStats(fp32, opts.calib.images, opts.calib.n, { wasm: opts.wasm });
-    return quantizeOutlierAware(fp32, scheme as OaSchemeName, stats, { channels: opts.outlierChannels, group: opts.group, clip: opts.clip });
+    // the probe always runs the simd build: the plan must not depend on which build this machine picks, so that
+    // `vitguard quantize --scheme w4a4-oa --calib SPEC` writes the same file eval measures (bit for bit)
+    const stats = await probeInputStats(fp32, opts.calib.images, opts.calib.n, { wasm: 'simd' });
+    const calib = opts.calib.spec ? { spec: opts.calib.spec, images: opts.calib.n } : undefined;
+    return quantizeOutlierAware(fp32, scheme as OaSchemeName, stats, { channels: opts.outlierChannels, group: opts.group, clip: opts.clip, calib });
   }
   return quantizeModel(fp32, { scheme, group: opts.group, clip: opts.clip });
 }

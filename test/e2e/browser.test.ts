@@ -81,13 +81,13 @@ for (const { engine, skip } of enginesToTest()) {
     }
     const clickSample = (f: string) => `document.querySelector('[data-testid="sample-${f}"]').click()`;
 
-    test('forced simd build: labels and verdicts equal Node\'s, scores within 1e-4 (fp32 and w4a8)', async () => {
+    test('forced simd build: labels and verdicts equal Node\'s, scores within 1e-4 (fp32, w4a8 and the outlier-aware w4a4-oa)', async () => {
       const files = pick();
       expect(files.length).toBeGreaterThanOrEqual(1);
       await openDemo('?wasm=simd');
       let worst = 0;
       const latencies: Record<string, number[]> = {};
-      for (const scheme of ['fp32', 'w4a8'] as const) {
+      for (const scheme of ['fp32', 'w4a8', 'w4a4-oa'] as const) {
         const want = await nodeAnswers(join(ROOT, 'dist', 'demo', m.schemes[scheme]), files, 'simd');
         latencies[scheme] = [];
         if (scheme !== 'fp32') {

@@ -12,7 +12,7 @@ export const SAMPLES = join(ROOT, 'demos', 'samples');
 export interface Manifest {
   model: string;
   trained: boolean;
-  schemes: Record<'fp32' | 'w8a8' | 'w4a8', string>;
+  schemes: Record<'fp32' | 'w8a8' | 'w4a8' | 'w4a4-oa', string>;
   sizes: Record<string, number>;
   samples: { file: string; url: string; set: string; truth: string; inDistribution: boolean }[];
 }
