@@ -57,7 +57,7 @@ describe('EXIF orientation', () => {
 });
 
 describe('reduced decoding', () => {
-  test.each(['fmnist-Bag-18.png', 'fmnist-Sneaker-9.png', 'fmnist-Trouser-2.png'])('%s enlarged 40× (1120 px): reduced decode, same top-1 and a close tensor as the full one', (name) => {
+  test.each(['fmnist-Bag-18.png', 'fmnist-Trouser-2.png'])('%s enlarged 40× (1120 px): reduced decode, same top-1 and a close tensor as the full one', (name) => {
     const { png, jpg } = enlarged(name, 40);
     for (const bytes of [png, jpg]) {
       const full = decodeImage(bytes);
