@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Miniflare as MiniflareT, MiniflareOptions } from 'miniflare';
-import { ARTIFACTS, installExample, nodeAnswers, pickSamples, ROOT, run, SAMPLES, type NodeAnswer } from './common.js';
+import { ARTIFACTS, installExample, removeExample, nodeAnswers, pickSamples, ROOT, run, SAMPLES, type NodeAnswer } from './common.js';
 
 const SMALL = join(ROOT, 'models', 'fmnist-deit-w4a8.safetensors');
 const R2_KEY = 'deit_small-w4a8.safetensors'; // MODEL_KEY in wrangler.toml [env.r2.vars]
@@ -121,6 +121,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   writeFileSync(join(ARTIFACTS, 'cloudflare-worker.json'), JSON.stringify(report, null, 1) + '\n');
+  removeExample(dir);
 });
 
 test('wrangler builds both configurations; each upload is under the free plan\'s 3 MB gzip; the 13 MB model needs R2', () => {

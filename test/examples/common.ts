@@ -3,11 +3,11 @@
 // an image from the same installed package.
 
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, extname, join, normalize, relative, sep } from 'node:path';
+import { basename, dirname, extname, join, normalize, relative, sep } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,6 +42,12 @@ export async function installExample(name: string, tarball: string): Promise<str
   });
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], dir);
   return dir;
+}
+
+/** Remove what installExample made (keep it with VITGUARD_KEEP_EXAMPLES=1, to look at a build). */
+export function removeExample(dir: string | undefined): void {
+  if (dir && !process.env.VITGUARD_KEEP_EXAMPLES) rmSync(dirname(dir), { recursive: true, force: true });
+  else if (dir) console.log(`[examples] kept ${dir}`);
 }
 
 /** The vitguard installed in `dir`, as Node resolves `import 'vitguard'` there (the "node" export). */

@@ -1,6 +1,6 @@
 // vitguard in a Vite app: the classifier runs in a Web Worker (`worker: true`), the model is fetched from a URL (here
-// a file in public/, served with the app), and the worker and wasm files come out of the package through Vite's build
-// — nothing to copy by hand.
+// a file in public/, served with the app) with a progress bar and kept in Cache Storage for the next visit, and the
+// worker and wasm files come out of the package through Vite's build — nothing to copy by hand.
 
 import { createClassifier, isVitguardError, type ClassifyResult } from 'vitguard';
 import './style.css';
@@ -18,7 +18,19 @@ function status(text: string, phase: 'loading' | 'ready' | 'busy' | 'done' | 'er
   s.dataset.file = file;
 }
 
-const classifier = createClassifier({ model: MODEL_URL, worker: true });
+const progress = $<HTMLProgressElement>('progress');
+let progressEvents = 0;
+const classifier = createClassifier({
+  model: MODEL_URL,
+  worker: true, // inference in a Web Worker: the page stays responsive
+  cache: true, // keep the model in Cache Storage: the next visit downloads nothing
+  onProgress: ({ loaded, total }) => {
+    progressEvents++;
+    progress.hidden = false;
+    if (total) progress.value = loaded / total; else progress.removeAttribute('value');
+    status(`Loading the model… ${(loaded / 2 ** 20).toFixed(1)}${total ? ` of ${(total / 2 ** 20).toFixed(1)}` : ''} MiB`, 'loading');
+  },
+});
 let run = 0;
 
 function show(r: ClassifyResult, wasm: string, ms: number) {
@@ -83,6 +95,8 @@ for (const id of ['camera', 'file']) {
 classifier.then(
   async (vg) => {
     const info = await vg.info();
+    progress.hidden = true;
+    progress.dataset.events = String(progressEvents); // for the end-to-end test
     $('wasm').textContent = info.wasm;
     status(`Ready: ${info.labels.length} classes (${info.arch}, ${info.scheme}, wasm ${info.wasm}).`, 'ready');
   },
