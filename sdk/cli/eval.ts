@@ -8,12 +8,15 @@ import { evalHtml, evalMarkdown, evalText } from '../study/report.js';
 const USAGE = `usage: vitguard eval --model M [--model M2 ...] --id SPEC --ood SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8,w4a16,w4a4]
        [--scores msp,maxlogit,energy,mahalanobis,knn,vim] [--fit SPEC] [--limit N] [--json] [--report out.html]
        [--markdown out.md] [--title TEXT] [--command TEXT] [--outlier-channels K] [--knn-k K] [--latency RUNS] [--batch N]
-       [--wasm auto|simd|relaxed] [--data-root DIR]
+       [--bootstrap N] [--seed S] [--wasm auto|simd|relaxed] [--data-root DIR]
 The study as a command: per model × scheme × score × OOD set, top-1 accuracy on the ID set, AUROC, AUPR-in, AUPR-out,
 FPR@95 and the AUPR-out drop against fp32. Features are computed once per model × scheme × set; feature scores
 (mahalanobis, rmahalanobis, knn, vim) are fitted on --fit (ID training images) through the same scheme.
 --limit N samples N images per ID/OOD set (seeded, class-balanced) unless a spec has its own :N.
 Schemes: fp32, w8a8, w4a8, w4a16, w4a4, w4a8-oa, w4a4-oa (outlier-aware), sim-wWaA (simulated).
+Intervals: --bootstrap N percentile-bootstrap resamples over images (default 1000, 0 = none; seeded by --seed, default
+0), stratified (ID and OOD resampled separately) and paired (the same images for every scheme): 95 % intervals for
+AUPR-out, AUROC and each drop vs fp32; reports mark (≈) a difference whose interval includes 0.
 Defaults: --schemes fp32,w8a8,w4a8,w4a16,w4a4, --scores msp,maxlogit,energy.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -22,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     scores: { type: 'string' }, fit: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' },
     report: { type: 'string' }, markdown: { type: 'string' }, 'outlier-channels': { type: 'string' }, 'knn-k': { type: 'string' }, latency: { type: 'string' }, batch: { type: 'string' },
     wasm: { type: 'string' }, 'data-root': { type: 'string' }, title: { type: 'string' }, command: { type: 'string' },
+    bootstrap: { type: 'string' }, seed: { type: 'string' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   const modelPaths = (v.model as unknown as string[] | undefined) ?? [];
@@ -38,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
     latencyRuns: intOption(v.latency as string | undefined, '--latency', 0),
     outlierChannels: intOption(v['outlier-channels'] as string | undefined, '--outlier-channels'),
     batch: intOption(v.batch as string | undefined, '--batch'),
+    bootstrap: intOption(v.bootstrap as string | undefined, '--bootstrap', 0),
+    seed: intOption(v.seed as string | undefined, '--seed', 0),
     wasm: wasmChoice(v.wasm),
     data: { dataRoot: v['data-root'] as string | undefined },
     log: (l) => process.stderr.write(l + '\n'),

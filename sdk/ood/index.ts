@@ -4,3 +4,4 @@ export * from './scorers.js';
 export * from './threshold.js';
 export { encodeArray, decodeArray, base64Encode, base64Decode, type EncodedArray, type ArrayDType } from './codec.js';
 export * from './detector.js';
+export * from './bootstrap.js';

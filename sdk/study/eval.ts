@@ -11,7 +11,8 @@ import type { ModelFile } from '../format/model.js';
 import { toFloat32 } from '../format/safetensors.js';
 import type { OpenDatasetOptions } from '../data/index.js';
 import {
-  AUPR_DEFINITION, FPR95_DEFINITION, createScorer, isScorerName, oodMetrics, SCORER_NAMES,
+  AUPR_DEFINITION, BOOTSTRAP_DEFINITION, FPR95_DEFINITION, bootstrapOodMetrics, createScorer, isScorerName, oodMetrics,
+  percentileInterval, rankScores, resampleWeights, SCORER_NAMES, type ResampleWeights,
   type ClassifierHead, type OodMetrics, type Scorer, type ScorerName, type ScorerOptions,
 } from '../ood/index.js';
 import { calibrationImages, extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
@@ -51,6 +52,21 @@ export interface EvalConfig {
   latencyRuns?: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Bootstrap resamples for the confidence intervals (default 1000; 0 = none). */
+  bootstrap?: number;
+  /** Seed of the bootstrap resamples (default 0). */
+  seed?: number;
+}
+
+/** A 95 % (by default) percentile-bootstrap interval [lo, hi]. */
+export type Interval = [number, number];
+
+/** Intervals of one row (or one mean over OOD sets): AUPR-out, AUROC, and the drop vs fp32 in points (paired). */
+export interface RowIntervals {
+  auprOut: Interval;
+  auroc: Interval;
+  /** 100·(fp32 − this) AUPR-out, paired over the same resampled images; null without an fp32 row. */
+  auprOutDropAbs: Interval | null;
 }
 
 export interface EvalRow {
@@ -68,6 +84,8 @@ export interface EvalRow {
   auprOutDropAbs: number | null;
   /** Drop relative to fp32 AUPR-out, %; null without an fp32 row. */
   auprOutDropRel: number | null;
+  /** Bootstrap intervals (absent with bootstrap 0). */
+  ci?: RowIntervals;
   nId: number;
   nOod: number;
   nFit: number;
@@ -103,6 +121,15 @@ export interface EvalResult {
   rows: EvalRow[];
   /** Batch-1 forward latency per model × scheme, interleaved medians (with latencyRuns). */
   latency: Array<{ model: string; scheme: string; medianMs: number; runs: number; wasm: string }>;
+  /** How the intervals were made; null with bootstrap 0. */
+  bootstrap?: { resamples: number; seed: number; level: number; method: string; seconds: number } | null;
+  /** Intervals of the means over OOD sets (summarize()) per model × scheme × score. */
+  summaryCi?: Array<{ model: string; scheme: string; score: string } & RowIntervals>;
+  /**
+   * Per model × outlier-aware scheme × score (and 'mean' over scores): the interval of (lost plain − lost oa) in
+   * points, mean over OOD sets, paired — what the outlier-aware scheme wins back; one that holds 0 is not separated.
+   */
+  oaCi?: Array<{ model: string; plain: string; oa: string; score: string; gainPts: Interval }>;
   seconds: number;
 }
 
@@ -213,6 +240,19 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   const models: EvalModelSummary[] = [];
   const latency: EvalResult['latency'] = [];
   let wasm = '';
+  // bootstrap: one set of resample weights per image set, shared by every model × scheme × score (paired)
+  const B = cfg.bootstrap ?? DEFAULT_BOOTSTRAP;
+  if (!(Number.isInteger(B) && B >= 0)) throw new VitguardError('E_USAGE', `bootstrap resamples must be an integer ≥ 0, got ${cfg.bootstrap}`);
+  const seed = cfg.seed ?? 0;
+  const weights = new Map<string, ResampleWeights>();
+  const cached = (key: string, n: number, stream: number) => {
+    let w = weights.get(key);
+    if (!w || w.n !== n) weights.set(key, (w = resampleWeights(n, B, seed, stream)));
+    return w;
+  };
+  const boot = B > 0 ? { id: (n: number) => cached('id', n, 0), ood: (k: number, n: number) => cached(`ood${k}`, n, k + 1) } : null;
+  const resampled = new Map<string, BootMatrix>();
+  let bootSeconds = 0;
   for (const m of cfg.models) {
     const calib = cfg.schemes.some((s) => s.endsWith('-oa')) ? await calibrationImages(m.file, fitDs!, cfg.calibImages ?? 64) : undefined;
     for (const scheme of cfg.schemes) {
@@ -231,12 +271,26 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
         let weightBytes = 0;
         for (const t of file.tensors.values()) weightBytes += t.bytes.byteLength;
         models.push({ model: m.name, arch: file.meta.arch, scheme, accuracy, nId: id.n, msPerImage: id.msPerImage, weightBytes });
-        for (const r of scoreFeatureSets(scorers, id, ood)) {
-          rows.push({
-            model: m.name, arch: file.meta.arch, scheme, score: r.score, ood: r.ood, accuracy,
-            auroc: r.metrics.auroc, auprIn: r.metrics.auprIn, auprOut: r.metrics.auprOut, fpr95: r.metrics.fpr95,
-            auprOutDropAbs: null, auprOutDropRel: null, nId: r.metrics.nId, nOod: r.metrics.nOod, nFit: fit?.n ?? 0,
+        for (const [name, scorer] of scorers) {
+          const idScores = scoreSet(scorer, id);
+          const perSet: BootMatrix = { auroc: [], auprOut: [] };
+          ood.forEach((o, k) => {
+            const oodScores = scoreSet(scorer, o);
+            const mt = oodMetrics(idScores, oodScores);
+            rows.push({
+              model: m.name, arch: file.meta.arch, scheme, score: name, ood: o.spec, accuracy,
+              auroc: mt.auroc, auprIn: mt.auprIn, auprOut: mt.auprOut, fpr95: mt.fpr95,
+              auprOutDropAbs: null, auprOutDropRel: null, nId: mt.nId, nOod: mt.nOod, nFit: fit?.n ?? 0,
+            });
+            if (boot) {
+              const tb = performance.now();
+              const r = bootstrapOodMetrics(rankScores(idScores, oodScores), boot.id(id.n), boot.ood(k, o.n));
+              perSet.auroc.push(r.auroc);
+              perSet.auprOut.push(r.auprOut);
+              bootSeconds += (performance.now() - tb) / 1000;
+            }
           });
+          if (boot) resampled.set(bootKey(m.name, scheme, name), perSet);
         }
         log(`  ${m.name} ${scheme}: top-1 ${(100 * accuracy).toFixed(2)} %, ${id.msPerImage.toFixed(2)} ms/image, ${((performance.now() - ts) / 1000).toFixed(1)} s`);
       } finally {
@@ -250,6 +304,11 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
       log(`  ${m.name} latency: ${latency.filter((l) => l.model === m.name).map((l) => `${l.scheme} ${l.medianMs.toFixed(2)} ms`).join(', ')}`);
     }
   }
+  addDrops(rows);
+  const tb = performance.now();
+  const intervals = boot ? bootstrapIntervals(rows, cfg.schemes, cfg.scores, resampled) : { summaryCi: [], oaCi: [] };
+  bootSeconds += (performance.now() - tb) / 1000;
+  if (boot) log(`  bootstrap: ${B} resamples (seed ${seed}) in ${bootSeconds.toFixed(1)} s`);
   return {
     format: EVAL_FORMAT,
     setup: {
@@ -258,10 +317,90 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
     },
     definitions: { fpr95: FPR95_DEFINITION, aupr: AUPR_DEFINITION, drop: DROP_DEFINITION },
     models,
-    rows: addDrops(rows),
+    rows,
     latency,
+    bootstrap: boot ? { resamples: B, seed, level: CI_LEVEL, method: BOOTSTRAP_DEFINITION, seconds: bootSeconds } : null,
+    ...intervals,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+// --- bootstrap intervals -----------------------------------------------------------------------------------------
+
+export const DEFAULT_BOOTSTRAP = 1000;
+export const CI_LEVEL = 0.95;
+
+/** Per OOD set (in the order of the study's sets), the B resampled values. */
+interface BootMatrix { auroc: Float64Array[]; auprOut: Float64Array[] }
+
+const bootKey = (model: string, scheme: string, score: string) => `${model}\u0000${scheme}\u0000${score}`;
+
+/** Elementwise mean of equal-length arrays. */
+function meanOf(xs: Float64Array[]): Float64Array {
+  const out = new Float64Array(xs[0].length);
+  for (const x of xs) for (let b = 0; b < out.length; b++) out[b] += x[b] / xs.length;
+  return out;
+}
+
+/** 100·(a − b) elementwise: a drop or a gain in points. */
+function pointsDiff(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = 100 * (a[i] - b[i]);
+  return out;
+}
+
+/**
+ * Fill each row's `ci` (in place) and build the intervals of the means over OOD sets and of the outlier-aware gains,
+ * all from the same resampled images (paired).
+ */
+export function bootstrapIntervals(rows: EvalRow[], schemes: string[], scores: string[], resampled: Map<string, BootMatrix>): Required<Pick<EvalResult, 'summaryCi' | 'oaCi'>> {
+  const ci = (v: Float64Array) => percentileInterval(v, CI_LEVEL);
+  const setIndex = new Map<string, Map<string, number>>(); // model → OOD spec → column
+  for (const r of rows) {
+    if (!setIndex.has(r.model)) setIndex.set(r.model, new Map());
+    const m = setIndex.get(r.model)!;
+    if (!m.has(r.ood)) m.set(r.ood, m.size);
+  }
+  for (const r of rows) {
+    const mat = resampled.get(bootKey(r.model, r.scheme, r.score));
+    if (!mat) continue;
+    const k = setIndex.get(r.model)!.get(r.ood)!;
+    const ref = resampled.get(bootKey(r.model, 'fp32', r.score));
+    r.ci = {
+      auprOut: ci(mat.auprOut[k]), auroc: ci(mat.auroc[k]),
+      auprOutDropAbs: ref ? ci(pointsDiff(ref.auprOut[k], mat.auprOut[k])) : null,
+    };
+  }
+  const summaryCi: NonNullable<EvalResult['summaryCi']> = [];
+  const oaCi: NonNullable<EvalResult['oaCi']> = [];
+  for (const model of setIndex.keys()) {
+    for (const scheme of schemes) {
+      for (const score of scores) {
+        const mat = resampled.get(bootKey(model, scheme, score));
+        if (!mat) continue;
+        const ref = resampled.get(bootKey(model, 'fp32', score));
+        const mean = meanOf(mat.auprOut);
+        summaryCi.push({
+          model, scheme, score, auprOut: ci(mean), auroc: ci(meanOf(mat.auroc)),
+          auprOutDropAbs: ref ? ci(pointsDiff(meanOf(ref.auprOut), mean)) : null,
+        });
+      }
+    }
+    for (const oa of schemes.filter((s) => s.endsWith('-oa'))) {
+      const plain = oa.slice(0, -3);
+      const gains: Float64Array[] = [];
+      for (const score of scores) {
+        const a = resampled.get(bootKey(model, oa, score)), p = resampled.get(bootKey(model, plain, score));
+        if (!a || !p || !resampled.has(bootKey(model, 'fp32', score))) continue;
+        // lost plain − lost oa = (fp32 − plain) − (fp32 − oa) = oa − plain
+        const g = pointsDiff(meanOf(a.auprOut), meanOf(p.auprOut));
+        gains.push(g);
+        oaCi.push({ model, plain, oa, score, gainPts: ci(g) });
+      }
+      if (gains.length) oaCi.push({ model, plain, oa, score: 'mean', gainPts: ci(meanOf(gains)) });
+    }
+  }
+  return { summaryCi, oaCi };
 }
 
 // --- summaries ---------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { oodMetrics, scoreAll, createScorer } from '../../sdk/ood/index.js';
 import { VitguardError } from '../../sdk/errors.js';
 import { tinyModel } from './helpers.js';
 
-const ROW_KEYS = ['accuracy', 'arch', 'auprIn', 'auprOut', 'auprOutDropAbs', 'auprOutDropRel', 'auroc', 'fpr95', 'model', 'nFit', 'nId', 'nOod', 'ood', 'scheme', 'score'];
+const ROW_KEYS = ['accuracy', 'arch', 'auprIn', 'auprOut', 'auprOutDropAbs', 'auprOutDropRel', 'auroc', 'ci', 'fpr95', 'model', 'nFit', 'nId', 'nOod', 'ood', 'scheme', 'score'];
 
 describe('eval on a tiny random model with tiny sets', () => {
   it('one row per model × scheme × score × OOD set, with the documented shape and drops vs fp32', async () => {
