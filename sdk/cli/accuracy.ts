@@ -7,6 +7,7 @@ import { openDataset } from '../data/index.js';
 import { quantizeModel } from '../quant/index.js';
 import { intOption, parse } from './args.js';
 import { wasmChoice } from './common.js';
+import { ProgressLine } from './progress.js';
 
 const USAGE = `usage: vitguard accuracy MODEL --data SPEC [--schemes fp32,w8a8,...] [--json] [--wasm auto|simd|relaxed]
                          [--batch N] [--data-root DIR]
@@ -31,10 +32,15 @@ export async function run(argv: string[]): Promise<number> {
     return writeSafetensors(q.tensors, encodeMeta(q.meta));
   })()));
   let base: { top1: number; preds: Int32Array } | undefined;
+  const progress = ProgressLine.forStderr(Boolean(v.json));
+  let done = 0, total: number | undefined;
   for (let i = 0; i < schemes.length; i++) {
     const clf = await createClassifier({ model: files[i], wasm: wasmChoice(v.wasm), maxBatch: batch });
     try {
-      const r = await accuracy(clf, v.data as string, { batch, dataRoot: v['data-root'] as string | undefined });
+      const r = await accuracy(clf, v.data as string, {
+        batch, dataRoot: v['data-root'] as string | undefined,
+        progress: (k, size) => progress.update((done += k), (total ??= size * schemes.length), `accuracy ${schemes[i]}`),
+      }).finally(() => progress.end());
       const info = await clf.info();
       const row: Record<string, unknown> = { model: positionals[0], data: v.data, scheme: info.scheme, wasm: info.wasm, n: r.n, top1: r.top1 };
       if (base) {
@@ -62,7 +68,7 @@ export interface BatchClassifier {
 }
 
 /** Top-1 accuracy and the predictions, batched through the classifier. */
-export async function accuracy(clf: BatchClassifier, spec: string, opts: { batch?: number; dataRoot?: string } = {}) {
+export async function accuracy(clf: BatchClassifier, spec: string, opts: { batch?: number; dataRoot?: string; progress?: (images: number, size: number) => void } = {}) {
   const ds = await openDataset(spec, { dataRoot: opts.dataRoot });
   if (!ds.labels) throw new VitguardError('E_DATA', `${spec} has no class labels to score accuracy against`);
   const batch = opts.batch ?? 16;
@@ -74,6 +80,7 @@ export async function accuracy(clf: BatchClassifier, spec: string, opts: { batch
       preds[i++] = r.top[0].index;
       if (r.top[0].index === pending[j].label) correct++;
     });
+    opts.progress?.(pending.length, ds.size);
     pending = [];
   };
   for await (const s of ds) {

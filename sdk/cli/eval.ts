@@ -4,6 +4,7 @@ import { namedModel, wasmChoice } from './common.js';
 import { writeFileAtomic } from './io.js';
 import { parseScores, runEval } from '../study/eval.js';
 import { evalHtml, evalMarkdown, evalText } from '../study/report.js';
+import { ProgressLine } from './progress.js';
 
 const USAGE = `usage: vitguard eval --model M [--model M2 ...] --id SPEC --ood SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8,w4a16,w4a4]
        [--scores msp,maxlogit,energy,mahalanobis,knn,vim] [--fit SPEC] [--limit N] [--json] [--report out.html]
@@ -30,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   if (v.help) { console.log(USAGE); return 0; }
   const modelPaths = (v.model as unknown as string[] | undefined) ?? [];
   if (!modelPaths.length || !v.id || !v.ood) throw new VitguardError('E_USAGE', `eval needs --model, --id and --ood\n${USAGE}`);
+  const progress = ProgressLine.forStderr(Boolean(v.json));
   const res = await runEval({
     models: modelPaths.map(namedModel),
     id: v.id as string,
@@ -46,8 +48,9 @@ export async function run(argv: string[]): Promise<number> {
     seed: intOption(v.seed as string | undefined, '--seed', 0),
     wasm: wasmChoice(v.wasm),
     data: { dataRoot: v['data-root'] as string | undefined },
-    log: (l) => process.stderr.write(l + '\n'),
-  });
+    log: (l) => progress.log(l),
+    progress: (done, total, label) => progress.update(done, total, `eval ${label}`),
+  }).finally(() => progress.end());
   const command = (v.command as string | undefined) ?? `vitguard eval ${argv.join(' ')}`;
   if (v.report) writeFileAtomic(v.report as string, evalHtml(res, { command, title: v.title as string | undefined }));
   if (v.markdown) writeFileAtomic(v.markdown as string, evalMarkdown(res, { command, title: v.title as string | undefined }));

@@ -6,6 +6,7 @@ import { intOption, parse } from './args.js';
 import { wasmChoice } from './common.js';
 import { writeFileAtomic } from './io.js';
 import { fitOod } from '../study/fit.js';
+import { ProgressLine } from './progress.js';
 
 const USAGE = `usage: vitguard fit-ood MODEL --id SPEC --method NAME [--holdout N] [--scheme S] [--tpr 0.95] [--k K] -o OUT
                         [--json] [--wasm auto|simd|relaxed] [--data-root DIR]
@@ -24,11 +25,13 @@ export async function run(argv: string[]): Promise<number> {
   const tpr = v.tpr === undefined ? undefined : Number(v.tpr);
   if (tpr !== undefined && !(tpr > 0 && tpr <= 1)) throw new VitguardError('E_USAGE', `--tpr must be in (0, 1], got ${v.tpr}`);
   const k = intOption(v.k as string | undefined, '--k');
+  const progress = ProgressLine.forStderr(Boolean(v.json));
   const r = await fitOod(readModel(new Uint8Array(readFileSync(positionals[0]))), {
+    progress: (done, total) => progress.update(done, total, `fit-ood ${v.method}`),
     id: v.id as string, method: v.method as string, holdout: intOption(v.holdout as string | undefined, '--holdout'),
     scheme: v.scheme as string | undefined, tpr, scorerOptions: k === undefined ? undefined : { k },
     wasm: wasmChoice(v.wasm), data: { dataRoot: v['data-root'] as string | undefined },
-  });
+  }).finally(() => progress.end());
   writeFileAtomic(v.out as string, writeSafetensors(r.file.tensors, r.file.metadata));
   const row = { out: v.out, scheme: r.file.meta.scheme.name, method: r.detector.method, threshold: r.detector.threshold, tpr: r.detector.tpr, achievedTpr: r.achievedTpr, nFit: r.nFit, nHoldout: r.nHoldout };
   if (v.json) console.log(JSON.stringify(row));

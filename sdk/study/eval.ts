@@ -52,6 +52,8 @@ export interface EvalConfig {
   latencyRuns?: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Images run so far of all the study will run (every model × scheme × set), after each batch (a progress line). */
+  progress?: (done: number, total: number, label: string) => void;
   /** Bootstrap resamples for the confidence intervals (default 1000; 0 = none). */
   bootstrap?: number;
   /** Seed of the bootstrap resamples (default 0). */
@@ -253,6 +255,9 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   const boot = B > 0 ? { id: (n: number) => cached('id', n, 0), ood: (k: number, n: number) => cached(`ood${k}`, n, k + 1) } : null;
   const resampled = new Map<string, BootMatrix>();
   let bootSeconds = 0;
+  const perScheme = idDs.size + oodDs.reduce((s, d) => s + d.size, 0) + (fitDs?.size ?? 0);
+  const totalImages = perScheme * cfg.models.length * cfg.schemes.length;
+  let imagesDone = 0;
   for (const m of cfg.models) {
     const calib = cfg.schemes.some((s) => s.endsWith('-oa')) ? await calibrationImages(m.file, fitDs!, cfg.calibImages ?? 64) : undefined;
     for (const scheme of cfg.schemes) {
@@ -260,11 +265,13 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
       const file = await modelForScheme(m.file, scheme, { calib, outlierChannels: cfg.outlierChannels, wasm: cfg.wasm });
       const engine = await Engine.create(file, { wasm: cfg.wasm, maxBatch: cfg.batch ?? 32 });
       wasm = engine.wasm;
+      const label = `${m.name} ${scheme}`;
+      const onImages = (n: number) => cfg.progress?.((imagesDone += n), totalImages, label);
       try {
-        const id = await extractFeatures(engine, idDs);
+        const id = await extractFeatures(engine, idDs, { onImages });
         const ood: FeatureSet[] = [];
-        for (const d of oodDs) ood.push(await extractFeatures(engine, d));
-        const fit = fitDs ? await extractFeatures(engine, fitDs) : null;
+        for (const d of oodDs) ood.push(await extractFeatures(engine, d, { onImages }));
+        const fit = fitDs ? await extractFeatures(engine, fitDs, { onImages }) : null;
         const head = cfg.scores.includes('vim') ? classifierHead(file) : null;
         const scorers = fitScorers(cfg.scores, fit, head, cfg.scorerOptions);
         const accuracy = top1(id);

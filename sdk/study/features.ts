@@ -59,7 +59,7 @@ export async function calibrationImages(file: ModelFile, ds: Dataset, n: number)
 export async function extractFeatures(
   engine: Engine,
   ds: Dataset,
-  opts: { fwd?: ForwardOptions; each?: (r: ForwardResult, index: number, sample: Sample) => void } = {},
+  opts: { fwd?: ForwardOptions; each?: (r: ForwardResult, index: number, sample: Sample) => void; onImages?: (n: number) => void } = {},
 ): Promise<FeatureSet> {
   const meta: ModelMeta = engine.meta;
   const c = meta.config;
@@ -81,6 +81,7 @@ export async function extractFeatures(
       out.labels[i] = pending[j].label;
       opts.each?.(r, i, pending[j]);
     });
+    opts.onImages?.(pending.length);
     pending = [];
   };
   for await (const s of ds) {

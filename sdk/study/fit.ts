@@ -28,6 +28,8 @@ export interface FitOodOptions {
   batch?: number;
   wasm?: WasmChoice;
   data?: OpenDatasetOptions;
+  /** Images run so far of the set, after each batch (a progress line). */
+  progress?: (done: number, total: number) => void;
 }
 
 export interface FitOodResult {
@@ -66,7 +68,8 @@ export async function fitOod(model: ModelFile, opts: FitOodOptions): Promise<Fit
   const engine = await Engine.create(file, { wasm: opts.wasm, maxBatch: opts.batch ?? 32 });
   let all: FeatureSet;
   try {
-    all = await extractFeatures(engine, ds);
+    let done = 0;
+    all = await extractFeatures(engine, ds, { onImages: (k) => opts.progress?.((done += k), ds.size) });
   } finally {
     engine.dispose();
   }
