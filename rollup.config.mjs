@@ -83,12 +83,17 @@ function cloudflareEntry() {
       return `import simd from './vitguard.simd.wasm';
 import relaxed from './vitguard.relaxed.wasm';
 import { createClassifier as create } from ${JSON.stringify(api)};
+import { EDGE_IMAGE_LIMITS, decodeImage as decode, planDecode as plan } from ${JSON.stringify(api)};
 export * from ${JSON.stringify(api)};
-/** createClassifier for Workers: in-thread, and the bundled wasm modules unless a wasmSource is given. */
+// A 128 MB isolate: image limits default to EDGE_IMAGE_LIMITS here (an option the caller passes still wins).
+const edge = (o) => ({ ...o, maxPixels: o?.maxPixels ?? EDGE_IMAGE_LIMITS.maxPixels, maxDecodeBytes: o?.maxDecodeBytes ?? EDGE_IMAGE_LIMITS.maxDecodeBytes });
+/** createClassifier for Workers: in-thread, edge image limits, and the bundled wasm modules unless a wasmSource is given. */
 export function createClassifier(opts) {
   if (opts && opts.worker) return create(opts); // fails with E_WORKER: there are no workers here
-  return create({ wasm: 'auto', ...opts, worker: false, wasmSource: opts?.wasmSource ?? { simd, relaxed } });
-}`;
+  return create({ wasm: 'auto', ...edge(opts), worker: false, wasmSource: opts?.wasmSource ?? { simd, relaxed } });
+}
+export function decodeImage(bytes, opts) { return decode(bytes, edge(opts)); }
+export function planDecode(bytes, opts) { return plan(bytes, edge(opts)); }`;
     },
     buildStart() {
       for (const w of WASM) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });

@@ -149,7 +149,18 @@ describe('in workerd', () => {
       expect(answers.every((a) => a.wasm === 'relaxed')).toBe(true);
       const bad = await mf.dispatchFetch('http://worker.test/classify', { method: 'POST', body: 'not an image' });
       expect(bad.status).toBe(415);
-      report.bundled = { model: 'models/fmnist-deit-w4a8.safetensors', answers, memory: { afterStartKb: started, afterClassifyKb: workerdMemory() } };
+      // the package's workerd build defaults to EDGE_IMAGE_LIMITS: a phone photo is decoded reduced, bombs are refused
+      // from their header, and the isolate stays within Cloudflare's 128 MB
+      const hostile: Record<string, number> = {};
+      for (const [f, status] of [['phone-4000x3000.jpg', 200], ['phone-4000x3000-progressive.jpg', 200], ['bomb-8000.png', 413], ['bomb-20000.png', 413]] as const) {
+        const res = await mf.dispatchFetch('http://worker.test/classify', { method: 'POST', body: new Uint8Array(readFileSync(join(ROOT, 'test', 'fixtures', 'images', f))) });
+        hostile[f] = res.status;
+        await res.arrayBuffer();
+      }
+      expect(hostile).toEqual({ 'phone-4000x3000.jpg': 200, 'phone-4000x3000-progressive.jpg': 200, 'bomb-8000.png': 413, 'bomb-20000.png': 413 });
+      const end = workerdMemory();
+      if (end) expect(end.peakKb).toBeLessThan(128 * 1024);
+      report.bundled = { model: 'models/fmnist-deit-w4a8.safetensors', answers, hostile, memory: { afterStartKb: started, afterClassifyKb: end } };
     } finally {
       await mf.dispose();
     }

@@ -2,9 +2,11 @@
 //   GET  /          a short usage text
 //   POST /classify  body: PNG or JPEG bytes → 200 { top, ood, timings, model }
 // A bad request gets a 4xx JSON { error: { code, message } }: not an image or a corrupt one → 415, an empty body → 400,
-// a body over MAX_BODY_BYTES → 413, another method → 405, another path → 404.
+// a body over MAX_BODY_BYTES or an image over the pixel / decode-memory limits → 413, another method → 405, another
+// path → 404. The workerd build of vitguard defaults to EDGE_IMAGE_LIMITS (50 MP declared, 24 MiB to decode) and
+// decodes large photos reduced to what the model needs, so a phone photo or a PNG bomb stays within 128 MB.
 
-import { createClassifier, decodeImage, isVitguardError } from 'vitguard';
+import { createClassifier, isVitguardError, planDecode } from 'vitguard';
 
 /** Largest body read (bytes): bounds memory against the 128 MB isolate limit. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -14,6 +16,8 @@ export class ModelMissing extends Error {}
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
 const fail = (status, code, message) => json(status, { error: { code, message } });
+/** SDK error codes that mean "your image is the problem" → HTTP status. */
+const INPUT_ERRORS = { E_IMAGE: 415, E_IMAGE_TOO_LARGE: 413, E_INPUT: 400, E_NONFINITE: 400 };
 
 /** Read a request body, giving up (null) once it passes `limit` bytes: a chunked upload has no length to trust. */
 async function readCapped(body, limit) {
@@ -58,22 +62,26 @@ export function classifierWorker(loadModel) {
     if (bytes === null) return fail(413, 'E_TOO_LARGE', `body is over the ${MAX_BODY_BYTES}-byte limit`);
     if (bytes.byteLength === 0) return fail(400, 'E_EMPTY', 'empty body: POST the PNG or JPEG bytes of an image');
     const t0 = Date.now();
-    // decode before touching the model: a body that is not an image is the client's error whatever the model's state
-    let pixels;
+    // read the header before touching the model: a body that is not an image, or one over the limits even at the
+    // largest reduction, is the client's error whatever the model's state (nothing is decoded or allocated yet)
     try {
-      const d = decodeImage(bytes);
-      pixels = { data: d.data, width: d.width, height: d.height, channels: 4 }; // decodeImage gives RGBA
+      planDecode(bytes, { minShortSide: 1 });
     } catch (e) {
-      if (isVitguardError(e)) return fail(415, e.code, e.message);
+      if (isVitguardError(e) && e.code in INPUT_ERRORS) return fail(INPUT_ERRORS[e.code], e.code, e.message);
       throw e;
     }
     const vg = await getClassifier(env);
-    const r = await vg.classify(pixels, { topK: 5 });
-    const info = await vg.info();
-    return json(200, {
-      top: r.top, ood: r.ood, timings: { ...r.timings, totalMs: Date.now() - t0 },
-      model: { arch: info.arch, scheme: info.scheme, wasm: info.wasm, memoryBytes: info.memoryBytes },
-    });
+    try {
+      const r = await vg.classify(bytes, { topK: 5 }); // decoded reduced to the model's input size
+      const info = await vg.info();
+      return json(200, {
+        top: r.top, ood: r.ood, timings: { ...r.timings, totalMs: Date.now() - t0 },
+        model: { arch: info.arch, scheme: info.scheme, wasm: info.wasm, memoryBytes: info.memoryBytes },
+      });
+    } catch (e) {
+      if (isVitguardError(e) && e.code in INPUT_ERRORS) return fail(INPUT_ERRORS[e.code], e.code, e.message);
+      throw e;
+    }
   }
 
   return {
