@@ -132,6 +132,12 @@ export interface EvalResult {
    * points, mean over OOD sets, paired — what the outlier-aware scheme wins back; one that holds 0 is not separated.
    */
   oaCi?: Array<{ model: string; plain: string; oa: string; score: string; gainPts: Interval }>;
+  /**
+   * With several models: each later model against the first, on the same images (paired), mean over OOD sets, per
+   * scheme × score (and 'mean' over scores). kind 'drop': drop(model) − drop(first) in points (does this model lose
+   * more AUPR-out to the scheme?); kind 'gain': points won back by an outlier-aware scheme, model − first.
+   */
+  modelDiffs?: Array<{ model: string; vs: string; kind: 'drop' | 'gain'; scheme: string; score: string; diffPts: number; ci: Interval | null }>;
   seconds: number;
 }
 
@@ -314,6 +320,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   addDrops(rows);
   const tb = performance.now();
   const intervals = boot ? bootstrapIntervals(rows, cfg.schemes, cfg.scores, resampled) : { summaryCi: [], oaCi: [] };
+  const modelDiffs = modelDifferences(rows, cfg.models.map((m) => m.name), cfg.schemes, cfg.scores, boot ? resampled : null);
   bootSeconds += (performance.now() - tb) / 1000;
   if (boot) log(`  bootstrap: ${B} resamples (seed ${seed}) in ${bootSeconds.toFixed(1)} s`);
   return {
@@ -328,6 +335,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
     latency,
     bootstrap: boot ? { resamples: B, seed, level: CI_LEVEL, method: BOOTSTRAP_DEFINITION, seconds: bootSeconds } : null,
     ...intervals,
+    modelDiffs,
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -408,6 +416,50 @@ export function bootstrapIntervals(rows: EvalRow[], schemes: string[], scores: s
     }
   }
   return { summaryCi, oaCi };
+}
+
+/**
+ * Each model after the first against the first (EvalResult.modelDiffs): drop differences for every non-fp32 scheme and
+ * gain differences for the outlier-aware ones, point values from the rows, intervals from the shared resamples.
+ */
+export function modelDifferences(rows: EvalRow[], models: string[], schemes: string[], scores: string[], resampled: Map<string, BootMatrix> | null): NonNullable<EvalResult['modelDiffs']> {
+  const out: NonNullable<EvalResult['modelDiffs']> = [];
+  if (models.length < 2 || !schemes.includes('fp32')) return out;
+  const [first, ...others] = models;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // point: mean over OOD sets of AUPR-out (as a fraction)
+  const point = (model: string, scheme: string, score: string) => mean(rows.filter((r) => r.model === model && r.scheme === scheme && r.score === score).map((r) => r.auprOut));
+  const boot = (model: string, scheme: string, score: string) => {
+    const m = resampled?.get(bootKey(model, scheme, score));
+    return m ? meanOf(m.auprOut) : null;
+  };
+  // drop: 100·(fp32 − s); gain: 100·(oa − plain)
+  const measure = (kind: 'drop' | 'gain', scheme: string) => kind === 'drop' ? ['fp32', scheme] as const : [scheme, scheme.slice(0, -3)] as const;
+  for (const model of others) {
+    for (const scheme of schemes.filter((s) => s !== 'fp32')) {
+      const kinds: Array<'drop' | 'gain'> = ['drop'];
+      if (scheme.endsWith('-oa') && schemes.includes(scheme.slice(0, -3))) kinds.push('gain');
+      for (const kind of kinds) {
+        const [a, b] = measure(kind, scheme);
+        const points: number[] = [];
+        const boots: Float64Array[] = [];
+        for (const score of scores) {
+          const p = 100 * ((point(model, a, score) - point(model, b, score)) - (point(first, a, score) - point(first, b, score)));
+          const ma = boot(model, a, score), mb = boot(model, b, score), fa = boot(first, a, score), fb = boot(first, b, score);
+          let d: Float64Array | null = null;
+          if (ma && mb && fa && fb) {
+            d = new Float64Array(ma.length);
+            for (let i = 0; i < d.length; i++) d[i] = 100 * ((ma[i] - mb[i]) - (fa[i] - fb[i]));
+            boots.push(d);
+          }
+          points.push(p);
+          out.push({ model, vs: first, kind, scheme, score, diffPts: p, ci: d ? percentileInterval(d, CI_LEVEL) : null });
+        }
+        out.push({ model, vs: first, kind, scheme, score: 'mean', diffPts: mean(points), ci: boots.length === scores.length ? percentileInterval(meanOf(boots), CI_LEVEL) : null });
+      }
+    }
+  }
+  return out;
 }
 
 // --- summaries ---------------------------------------------------------------------------------------------------

@@ -110,6 +110,14 @@ export function evalMarkdown(res: EvalResult, opts: { title?: string; command?: 
     out.push('');
     out.push(mdTable(['model', 'plain → oa', 'score', 'lost plain', 'lost oa', 'won back pts', 'recovered', 'latency oa / plain'], oa.map(oaCells), 3), '');
   }
+  const diffs = res.modelDiffs ?? [];
+  if (diffs.length) {
+    out.push(`## Against ${diffs[0].vs}`, '');
+    out.push(`Each model against ${diffs[0].vs} on the same images (mean over OOD sets, points): drop = how much more AUPR-out ` +
+      'the scheme takes from this model than from the first (positive: loses more); gain = how much more an outlier-aware ' +
+      `scheme wins back. ${NOT_SEPARATED}: the interval includes 0.`, '');
+    out.push(mdTable(['model', 'vs', 'what', 'scheme', 'score', 'difference pts [95 % CI]'], diffs.filter((d) => d.score === 'mean' || res.setup.scores.length === 1).map(diffCells), 5), '');
+  }
   out.push('## AUPR-out averaged over the OOD sets', '');
   const sum = summarize(res.rows);
   out.push(mdTable(SUMMARY_COLUMNS, sum.map((s) => summaryCells(res, s)), 3), '');
@@ -128,6 +136,10 @@ const SUMMARY_COLUMNS = ['model', 'scheme', 'score', 'AUPR-out % [95 % CI]', 'AU
 function summaryCells(res: EvalResult, s: ReturnType<typeof summarize>[number]): string[] {
   const c = summaryIntervals(res, s.model, s.scheme, s.score);
   return [s.model, s.scheme, s.score, pctCi(s.auprOut, c?.auprOut), pctCi(s.auroc, c?.auroc), diffCi(s.auprOutDropAbs, c?.auprOutDropAbs), signed(s.auprOutDropRel, 1)];
+}
+
+function diffCells(d: NonNullable<EvalResult['modelDiffs']>[number]): string[] {
+  return [d.model, d.vs, d.kind, d.scheme, d.score, diffCi(d.diffPts, d.ci)];
 }
 
 function oaCells(o: OaComparison): string[] {
@@ -284,6 +296,7 @@ ${intervalsLine(res) ? `<p>${esc(intervalsLine(res)!)}</p>` : ''}
 ${opts.extra ?? ''}
 ${res.latency.length ? `<h2>Batch-1 latency (interleaved medians)</h2>${htmlTable(['model', 'scheme', 'median ms', 'runs', 'wasm'], res.latency.map((l) => [l.model, l.scheme, l.medianMs.toFixed(2), String(l.runs), l.wasm]))}` : ''}
 ${outlierAwareSummary(res).length ? `<h2>Outlier-aware schemes against plain</h2><ul>${[...new Set(outlierAwareSummary(res).map((o) => o.oa))].filter((n) => n in OA_RULES).map((n) => `<li><code>${esc(n)}</code>: ${esc((OA_RULES as Record<string, string>)[n])}.</li>`).join('')}</ul>${htmlTable(['model', 'plain → oa', 'score', 'lost plain (pts)', 'lost oa (pts)', 'won back (pts) [95 % CI]', 'recovered', 'latency oa / plain'], outlierAwareSummary(res).map(oaCells))}` : ''}
+${res.modelDiffs?.length ? `<h2>Against ${esc(res.modelDiffs[0].vs)} (same images, mean over OOD sets, points)</h2>${htmlTable(['model', 'vs', 'what', 'scheme', 'score', 'difference pts [95 % CI]'], res.modelDiffs.map(diffCells))}` : ''}
 <h2>Accuracy and speed</h2>
 ${htmlTable(['model', 'scheme', 'top-1 %', 'n', 'ms / image', 'weights MiB'], res.models.map((m) => [m.model, m.scheme, pct(m.accuracy), String(m.nId), m.msPerImage.toFixed(2), (m.weightBytes / 2 ** 20).toFixed(2)]))}
 <h2>AUPR-out averaged over OOD sets</h2>

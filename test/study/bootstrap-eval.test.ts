@@ -49,6 +49,27 @@ describe('eval bootstrap intervals', () => {
     expect(evalText(res)).toContain('Intervals:');
   }, 60_000);
 
+  it('several models: each against the first on the same images (drop and gain differences, paired)', async () => {
+    const res = await runEval({ ...CFG, models: [{ name: 'a', file: tinyModel(2) }, { name: 'same', file: tinyModel(2) }, { name: 'other', file: tinyModel(3) }] });
+    const diffs = res.modelDiffs!;
+    // per other model: w4a4 drop, w4a4-oa drop and gain; each for msp, energy and their mean
+    expect(diffs).toHaveLength(2 * 3 * 3);
+    for (const d of diffs.filter((x) => x.model === 'same')) {
+      expect(d.diffPts).toBe(0);
+      expect(d.ci).toEqual([0, 0]); // the same model on the same resampled images: no difference at all
+    }
+    const sum = (model: string, scheme: string) => res.summaryCi!.find((c) => c.model === model && c.scheme === scheme && c.score === 'msp');
+    expect(sum('other', 'w4a4')).toBeDefined();
+    const drop = (model: string) => {
+      const rows = res.rows.filter((r) => r.model === model && r.scheme === 'w4a4' && r.score === 'msp');
+      return rows.reduce((x, r) => x + r.auprOutDropAbs!, 0) / rows.length;
+    };
+    const d = diffs.find((x) => x.model === 'other' && x.kind === 'drop' && x.scheme === 'w4a4' && x.score === 'msp')!;
+    expect(d.diffPts).toBeCloseTo(drop('other') - drop('a'), 10);
+    expect(d.ci![0]).toBeLessThanOrEqual(d.ci![1]);
+    expect(evalMarkdown(res)).toContain('## Against a');
+  }, 60_000);
+
   it('--bootstrap 0: no intervals anywhere', async () => {
     const res = await runEval({ ...CFG, schemes: ['fp32', 'w4a4'], bootstrap: 0 });
     expect(res.bootstrap).toBeNull();

@@ -9,6 +9,9 @@ DataLoader workers, augmentation drawn from a seeded generator. GPU runs are not
 
     python3 tools/train/train.py --family vit --reg-tokens 4 ...    # the register arm: fmnist-vit-reg
 
+    # the pretraining-regime control: FractalDB-style pretraining (tools/train/fractaldb.py), then fine-tuning
+    python3 tools/train/train.py --family vit --pretrain fractal:10:300 --suffix=-fdb10 ...
+
 Writes, per family NAME in {fmnist-vit, fmnist-deit, fmnist-deit3} (NAME-reg with --reg-tokens):
     <out>/NAME.safetensors      fp32 tensors, timm key names, __metadata__ (labels, mean, std, num_heads, ...)
     <out>/NAME.torch-acc.json   {"top1": %, "n": images, "correct": count} on the test set, CPU fp32 eval mode
@@ -448,7 +451,7 @@ def names_for(family, args):
     if args.reg_tokens:
         fname += '-reg'
         arch = arch.replace('_patch', f'_reg{args.reg_tokens}_patch', 1)
-    return fname, arch
+    return fname + args.suffix, arch
 
 
 def metadata_for(family, args, kw, extra):
@@ -484,11 +487,59 @@ def metadata_for(family, args, kw, extra):
     return md
 
 
+def parse_pretrain(spec):
+    """'fractal:C:N' → (C categories, N images per category)."""
+    parts = spec.split(':')
+    if len(parts) != 3 or parts[0] != 'fractal' or not parts[1].isdigit() or not parts[2].isdigit() \
+            or int(parts[1]) < 2 or int(parts[2]) < 1:
+        sys.exit(f'error: --pretrain must be fractal:CATEGORIES:PER_CATEGORY (e.g. fractal:10:300), got {spec!r}')
+    return int(parts[1]), int(parts[2])
+
+
+def pretrain(family, fname, args, device):
+    """FractalDB-style pretraining (category classification, the fine-tuning recipe's optimiser and schedule) of a
+    model with the family's architecture and initialisation. → (state dict without the head, record for metadata)."""
+    from fractaldb import make_dataset  # tools/train/fractaldb.py, next to this script
+    cats, per = parse_pretrain(args.pretrain)
+    t0 = time.perf_counter()
+    x_u8, y_np, stats = make_dataset(cats, per, seed=args.pretrain_seed)
+    gen_s = time.perf_counter() - t0
+    print(f'[{fname}] pretraining set: {cats} fractal categories × {per} = {len(y_np)} images, '
+          f'{stats["systems_tried"]} systems tried, mean fill {stats["mean_fill"]:.3f}, {gen_s:.1f} s', flush=True)
+    x, y = normalise(x_u8).to(device), torch.from_numpy(y_np).to(device)
+    torch.manual_seed(FAMILY_SEED[family])  # the same initialisation as the arm trained from scratch
+    kw = {**model_kwargs(args, family), 'num_classes': cats}
+    model = ViT(**kw).to(device)
+
+    def step_fn(m, xb, yb):
+        return F.cross_entropy(m(xb), yb, label_smoothing=args.smoothing)
+
+    # monitoring: accuracy on a fixed seeded sample of the pretraining set itself (the task has no test split here)
+    mon = torch.from_numpy(np.random.default_rng(args.pretrain_seed).permutation(len(y_np))[:1000]).to(device)
+    log = []
+    t1 = time.perf_counter()
+    train_loop(fname + ':pretrain', model, x, y, x[mon], y[mon], args, device, step_fn, args.pretrain_epochs, log)
+    train_s = time.perf_counter() - t1
+    state = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith('head')}
+    record = {'data': f'fractal:{cats}:{per}', 'generator': 'tools/train/fractaldb.py', 'images': int(len(y_np)),
+              'epochs': args.pretrain_epochs, 'seed': args.pretrain_seed, 'generation_seconds': round(gen_s, 1),
+              'train_seconds': round(train_s, 1), 'final_train_top1': log[-1]['test_top1_device'] if log else None,
+              'stats': stats}
+    return state, record, log
+
+
 def train_family(family, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device, teacher=None, teacher_acc=None):
     fname, arch = names_for(family, args)
+    pre = pre_log = None
+    if args.pretrain:
+        pre_state, pre, pre_log = pretrain(family, fname, args, device)
     torch.manual_seed(FAMILY_SEED[family])
     kw = model_kwargs(args, family)
     model = ViT(**kw).to(device)
+    if args.pretrain:  # everything but the classifier head(s), which stay as initialised
+        missing, unexpected = model.load_state_dict(pre_state, strict=False)
+        if unexpected or any(not k.startswith('head') for k in missing):
+            sys.exit(f'error: pretrained weights do not fit: missing {missing}, unexpected {unexpected}')
     n_params = sum(p.numel() for p in model.parameters())
     print(f'[{fname}] {arch}: {n_params:,} parameters, tokens = {1 + int(model.distilled) + args.reg_tokens} + '
           f'{(28 // args.patch) ** 2}', flush=True)
@@ -506,7 +557,8 @@ def train_family(family, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device, tea
 
     log = []
     t0 = time.perf_counter()
-    train_loop(fname, model, xtr, ytr, xte, yte, args, device, step_fn, args.epochs, log)
+    mon = args.monitor if args.monitor > 0 else xte.shape[0]
+    train_loop(fname, model, xtr, ytr, xte[:mon], yte[:mon], args, device, step_fn, args.epochs, log)
     train_s = time.perf_counter() - t0
 
     # Final evaluation: eval mode, CPU, float32, the whole test set (the number the SDK must match).
@@ -519,6 +571,8 @@ def train_family(family, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device, tea
           flush=True)
 
     extra = {'torch_top1': f'{top1:.2f}', 'torch_test_n': str(n)}
+    if pre is not None:
+        extra['pretrain'] = json.dumps(pre)
     if teacher_acc is not None:
         extra['teacher'] = 'TeacherCNN (tools/train/train.py), hard-label distillation'
         extra['teacher_top1'] = f'{teacher_acc:.2f}'
@@ -548,8 +602,8 @@ def train_family(family, xtr, ytr, xte, yte, xte_cpu, yte_cpu, args, device, tea
         f.write('\n')
     with open(os.path.join(args.out, fname + '.log.json'), 'w') as f:
         json.dump({'arch': arch, 'params': n_params, 'top1': top1, 'train_seconds': train_s,
-                   'teacher_top1': teacher_acc, 'args': {k: v for k, v in vars(args).items()}, 'epochs': log}, f,
-                  indent=1)
+                   'teacher_top1': teacher_acc, 'args': {k: v for k, v in vars(args).items()}, 'epochs': log,
+                   'pretrain': pre, 'pretrain_epochs': pre_log}, f, indent=1)
         f.write('\n')
     print(f'[{fname}] wrote {path} ({os.path.getsize(path):,} bytes)', flush=True)
     return top1
@@ -578,6 +632,14 @@ def main(argv=None):
     p.add_argument('--patch', type=int, default=4)
     p.add_argument('--reg-tokens', type=int, default=0,
                    help='register tokens (timm reg_token) after the class token; writes NAME-reg (default 0)')
+    p.add_argument('--pretrain', default='',
+                   help='pretrain on a FractalDB-style set first, fractal:CATEGORIES:PER_CATEGORY (tools/train/fractaldb.py), '
+                        'then fine-tune every weight but the head on Fashion-MNIST')
+    p.add_argument('--pretrain-epochs', type=int, default=2)
+    p.add_argument('--pretrain-seed', type=int, default=0, help='seed of the fractal generator')
+    p.add_argument('--train-limit', type=int, default=0, help='fine-tune on the first N training images only (test set whole)')
+    p.add_argument('--monitor', type=int, default=0, help='per-epoch monitoring accuracy on the first N test images (0 = all)')
+    p.add_argument('--suffix', default='', help='appended to the output name, e.g. --suffix=-fdb10 → fmnist-vit-fdb10')
     p.add_argument('--no-augment', dest='augment', action='store_false')
     p.add_argument('--no-amp', dest='amp', action='store_false', help='train in fp32 on CUDA (default: bf16 autocast)')
     p.add_argument('--threads', type=int, default=0, help='CPU threads for torch (0 = torch default)')
@@ -598,6 +660,10 @@ def main(argv=None):
     xte_u8, yte_np = load_split(args.data, 'test')
     if args.limit > 0:
         xtr_u8, ytr_np, xte_u8, yte_np = xtr_u8[:args.limit], ytr_np[:args.limit], xte_u8[:args.limit], yte_np[:args.limit]
+    if args.train_limit > 0:
+        xtr_u8, ytr_np = xtr_u8[:args.train_limit], ytr_np[:args.train_limit]
+    if args.pretrain and args.family in ('deit', 'all'):
+        sys.exit('error: --pretrain applies to vit and deit3 (the distilled DeiT would need its teacher on fractals too)')
     print(f'data: {args.data}  train {xtr_u8.shape}  test {xte_u8.shape}  device {device} '
           f'({torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} threads"})  '
           f'torch {torch.__version__}', flush=True)
