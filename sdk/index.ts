@@ -16,6 +16,7 @@ import type { RawImage } from './image/preprocess.js';
 import { isWasmTrap, type Fault, type WireWasm, type WorkerInit } from './worker/protocol.js';
 import { isNode } from './worker/spawn.js';
 import type { WorkerPool } from './worker/pool.js';
+import type { WorkerMemory } from './worker/service.js';
 import './quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, …) with the engine
 
 export { VitguardError, isVitguardError, type ErrorCode } from './errors.js';
@@ -234,6 +235,8 @@ class WorkerClassifier implements VitguardClassifier {
   }
   /** Test hook: ask a worker for a fault ('trap' | 'exit' | 'hang'). */
   _fault(kind: Fault, ms?: number) { return this.pool.call<null>('fault', [kind, ms]); }
+  /** Diagnostics hook (bench/memory.ts): one worker's JS heap after a GC and its wasm memory; concurrent calls reach different workers. */
+  _memory() { return this.pool.call<WorkerMemory>('memory', []); }
   dispose() { return this.pool.dispose(); }
 }
 

@@ -4,7 +4,9 @@
 // its answer; a typed error from the worker (kept code); E_WASM when the worker's wasm trapped (the worker is then
 // replaced); E_WORKER when the worker died or the call ran past `timeoutMs` (the worker is terminated and replaced);
 // E_DISPOSED when the pool was disposed before or during the call. Comlink alone would leave a call to a dead
-// worker pending forever; here every in-flight call is raced against its worker's death.
+// worker pending forever; here every in-flight call is raced against its worker's death. (Not with Promise.race on
+// one long-lived death promise: every race leaves a reaction on it until it settles, ~1.4 KB per call for the life
+// of the worker; each call instead registers a rejector that is removed when the call settles.)
 
 import { wrap, transfer, type Remote } from 'comlink';
 import { VitguardError } from '../errors.js';
@@ -31,13 +33,15 @@ interface Slot {
   inflight: number;
   /** Set when the worker is dead or being replaced; calls in flight reject through it. */
   dead: boolean;
-  /** Rejects when the worker dies (never resolves). */
-  death: Promise<never>;
+  /** Why it died (set with `dead`). */
+  deathError: VitguardError | null;
+  /** The rejectors of the waits in progress on this worker (see orDeath): all called once when it dies. */
+  onDeath: Set<(err: VitguardError) => void>;
   kill: (err: VitguardError) => void;
   generation: number;
 }
 
-type Method = 'classify' | 'classifyBatch' | 'embed' | 'attention' | 'info' | 'fault';
+type Method = 'classify' | 'classifyBatch' | 'embed' | 'attention' | 'info' | 'fault' | 'memory';
 
 export class WorkerPool {
   private slots: Slot[] = [];
@@ -69,14 +73,13 @@ export class WorkerPool {
   get alive(): number { return this.slots.filter((s) => !s.dead).length; }
 
   private startSlot(index: number, generation: number): Slot {
-    let kill!: (err: VitguardError) => void;
-    const death = new Promise<never>((_, reject) => { kill = reject; });
-    death.catch(() => {}); // observed through Promise.race; never an unhandled rejection
-    const slot: Slot = { index, handle: null, remote: null, inflight: 0, dead: false, death, kill: () => {}, generation, ready: Promise.resolve() };
+    const slot: Slot = { index, handle: null, remote: null, inflight: 0, dead: false, deathError: null, onDeath: new Set(), kill: () => {}, generation, ready: Promise.resolve() };
     slot.kill = (err) => {
       if (slot.dead) return;
       slot.dead = true;
-      kill(err);
+      slot.deathError = err;
+      for (const reject of slot.onDeath) reject(err);
+      slot.onDeath.clear();
     };
     slot.ready = (async () => {
       const handle = await spawnWorker(this.opts.workerUrl);
@@ -91,7 +94,7 @@ export class WorkerPool {
       handle.ref();
       try {
         // the model is copied into each worker: this pool keeps the original to start replacements
-        const env = await Promise.race([remote.init(this.opts.init), death]);
+        const env = await orDeath<Envelope<ClassifierInfo>>(slot, remote.init(this.opts.init));
         const info = unwrap(env);
         this.info ??= info;
       } finally {
@@ -131,13 +134,13 @@ export class WorkerPool {
     slot.handle?.ref();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([slot.ready, slot.death]);
+      await orDeath(slot, slot.ready);
       slot.handle?.ref(); // a call that waited for a (re)start: its worker was not started yet when it came in
       if (this.disposed) throw new VitguardError('E_DISPOSED', `${method}() after dispose(): create a new classifier`);
       const remote = slot.remote!;
       const fn = remote[method] as unknown as (...a: unknown[]) => Promise<Envelope<T>>;
       const sent = fn(...args.map((a, i) => (i === 0 && transfers.length ? transfer(a, transfers) : a)));
-      const racers: Promise<Envelope<T>>[] = [sent, slot.death];
+      const racers: Promise<Envelope<T>>[] = [orDeath(slot, sent)];
       const limit = this.opts.timeoutMs ?? 0;
       if (limit > 0) {
         racers.push(new Promise<never>((_, reject) => {
@@ -184,12 +187,31 @@ export class WorkerPool {
     const slots = this.slots;
     await Promise.all(slots.map(async (s) => {
       try {
-        if (!s.dead && s.remote) await Promise.race([s.remote.dispose(), s.death, new Promise((r) => setTimeout(r, 1000))]);
+        if (!s.dead && s.remote) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([orDeath<unknown>(s, s.remote.dispose()), new Promise((r) => { timer = setTimeout(r, 1000); })]).finally(() => clearTimeout(timer));
+        }
       } catch { /* dying anyway */ }
       s.kill(new VitguardError('E_DISPOSED', 'the classifier was disposed while this call was running'));
       await s.handle?.terminate().catch(() => {});
     }));
   }
+}
+
+/** p, or a rejection with the worker's death if it dies first (at once if it is already dead). */
+function orDeath<T>(slot: Slot, p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (slot.dead) {
+      p.catch(() => {}); // its answer can no longer matter
+      reject(slot.deathError);
+      return;
+    }
+    slot.onDeath.add(reject);
+    p.then(
+      (v) => { slot.onDeath.delete(reject); resolve(v); },
+      (e) => { slot.onDeath.delete(reject); reject(e); },
+    );
+  });
 }
 
 function unwrap<T>(env: Envelope<T>): T {

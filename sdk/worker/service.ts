@@ -82,6 +82,15 @@ export function createService(exit: (code: number) => void) {
       });
     },
     /**
+     * Diagnostics for the memory bench: this worker's own JS heap, after a full GC where the runtime exposes one
+     * (node --expose-gc). The main thread cannot see a worker's heap any other way; null fields where it is unknown.
+     */
+    memory(): Envelope<WorkerMemory> {
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = (globalThis as { process?: { memoryUsage?: () => NodeJS.MemoryUsage } }).process?.memoryUsage?.();
+      return { ok: true, value: { heapUsed: m?.heapUsed ?? null, heapTotal: m?.heapTotal ?? null, arrayBuffers: m?.arrayBuffers ?? null, wasm: clf?.info().memoryBytes ?? 0 } };
+    },
+    /**
      * Fault injection for recovery tests. 'trap' runs real wasm that executes `unreachable` and answers as any trap
      * does; 'exit' ends the worker abruptly; 'hang' blocks this thread for `ms` milliseconds.
      */
@@ -96,6 +105,9 @@ export function createService(exit: (code: number) => void) {
 }
 
 export type WorkerApi = ReturnType<typeof createService>;
+
+/** What memory() reports: a worker isolate's heap (bytes, after GC) and its classifier's wasm memory. */
+export interface WorkerMemory { heapUsed: number | null; heapTotal: number | null; arrayBuffers: number | null; wasm: number }
 
 /** A 26-byte wasm module whose only function executes `unreachable`: a genuine WebAssembly.RuntimeError. */
 function runUnreachable(): never {
