@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Classifier, type ClassifyResult } from '../../sdk/classifier.js';
 import { isVitguardError } from '../../sdk/errors.js';
 import { readModel } from '../../sdk/format/model.js';
-import { decodeImage } from '../../sdk/image/decode.js';
+import { decodeImage, EDGE_IMAGE_LIMITS } from '../../sdk/image/decode.js';
 import { mutateImage } from './mutate-image.js';
 import { mutateModel } from './mutate-model.js';
 import { caseRng, type FuzzKind } from './rng.js';
@@ -127,23 +127,42 @@ export async function runModelCase(bytes: Uint8Array, index = 0): Promise<Outcom
   }
 }
 
+/**
+ * The decode budget of the classifier images are judged with (its maxDecodeBytes): below the 512 MiB default so that
+ * what the budget admits stays inside the runner's per-case memory bound (--mem-mb, 384 MB by default).
+ */
+export const FUZZ_DECODE_BYTES = 128 * 2 ** 20;
+
 /** The classifier images are judged with: the shipped DeiT3 model (28×28 grey input, fitted Mahalanobis detector). */
 let imageClassifier: Promise<Classifier> | null = null;
 export function classifierForImages(): Promise<Classifier> {
-  imageClassifier ??= Classifier.create(new Uint8Array(readFileSync(join(ROOT, 'models', 'fmnist-deit3.safetensors'))));
+  imageClassifier ??= Classifier.create(new Uint8Array(readFileSync(join(ROOT, 'models', 'fmnist-deit3.safetensors'))), { maxDecodeBytes: FUZZ_DECODE_BYTES });
   return imageClassifier;
 }
 
-/** Image bytes → decodeImage → classify the pixels (the Cloudflare demo's path). */
-export async function runImageCase(bytes: Uint8Array): Promise<Outcome> {
+/**
+ * Image bytes through one of the two paths images take, alternately by case index:
+ *   even: the SDK's own, classify(bytes) — decoded reduced to the model's resize target under the classifier's limits;
+ *   odd:  the Cloudflare demo's — decodeImage(bytes, { ...EDGE_IMAGE_LIMITS, minShortSide }), the decoded image
+ *         checked, then classify(pixels).
+ */
+export async function runImageCase(bytes: Uint8Array, index = 0): Promise<Outcome> {
   const clf = await classifierForImages();
+  const { config, preprocessing, labels } = clf.model.meta;
   try {
-    const d = decodeImage(bytes);
+    if (index % 2 === 0) {
+      const r = clf.classify(bytes, { topK: 5 });
+      const problem = resultProblem(r, labels, 5);
+      return problem ? { status: 'fail', reason: `image classified but the result is wrong: ${problem}` } : { status: 'ok', detail: 'classify(bytes)' };
+    }
+    const minShortSide = Math.floor(config.imgSize / preprocessing.cropPct + 1e-9);
+    const d = decodeImage(bytes, { ...EDGE_IMAGE_LIMITS, minShortSide });
     if (!(Number.isInteger(d.width) && Number.isInteger(d.height) && d.width > 0 && d.height > 0)) return { status: 'fail', reason: `decoded size ${d.width}×${d.height}` };
+    if (d.width * d.height > EDGE_IMAGE_LIMITS.maxPixels) return { status: 'fail', reason: `decoded ${d.width}×${d.height}, over maxPixels` };
     if (!(d.data instanceof Uint8Array) || d.data.length !== d.width * d.height * 4) return { status: 'fail', reason: `decoded ${d.data?.length} bytes for ${d.width}×${d.height} RGBA` };
     if (![1, 3, 4].includes(d.channels)) return { status: 'fail', reason: `decoded channels ${d.channels}` };
     const r = clf.classify({ data: d.data, width: d.width, height: d.height, channels: 4 }, { topK: 5 });
-    const problem = resultProblem(r, clf.model.meta.labels, 5);
+    const problem = resultProblem(r, labels, 5);
     if (problem) return { status: 'fail', reason: `image decoded but the result is wrong: ${problem}` };
     return { status: 'ok', detail: `${d.format} ${d.width}×${d.height}` };
   } catch (e) {
@@ -152,5 +171,5 @@ export async function runImageCase(bytes: Uint8Array): Promise<Outcome> {
 }
 
 export function runCase(kind: FuzzKind, bytes: Uint8Array, index = 0): Promise<Outcome> {
-  return kind === 'model' ? runModelCase(bytes, index) : runImageCase(bytes);
+  return kind === 'model' ? runModelCase(bytes, index) : runImageCase(bytes, index);
 }

@@ -2,7 +2,8 @@
 //   models: the shipped models/*.safetensors (fp32, w8a8, w4a8, with fitted Mahalanobis detectors), and small random
 //           ViT / DeiT (distilled) / DeiT3 (layer scale) models from sdk/model, quantized with quantizeModel to every
 //           scheme, some carrying a fitted KNN, ViM or energy detector;
-//   images: demos/samples (PNG), test/fixtures/data/grey-8x8.jpg, test/fixtures/images/* when present, and PNG/JPEG
+//   images: demos/samples (PNG), test/fixtures/data/grey-8x8.jpg, test/fixtures/images/** (the decoders' fixtures:
+//           bombs, phone photos, progressive, CMYK, EXIF-rotated, interlaced, 16-bit, palette...), and PNG/JPEG
 //           encodings made here of every colour type and bit depth the encoders write (grey, grey+alpha, RGB, RGBA,
 //           palette, 1/2/4/16-bit, Adam7-interlaced; baseline JPEG in colour and grey).
 
@@ -154,9 +155,11 @@ export function seedImages(): Seed[] {
     const dir = join(ROOT, rel);
     if (!existsSync(dir)) return;
     for (const f of readdirSync(dir).sort()) {
-      if (!/\.(png|jpe?g)$/i.test(f)) continue;
       const p = join(dir, f);
-      if (!statSync(p).isFile() || statSync(p).size > MAX_SEED_IMAGE_BYTES) continue;
+      if (statSync(p).isDirectory()) { addDir(`${rel}/${f}`); continue; }
+      // decoded references (*.ref.png, *.ref-s2.png) repeat their sources' pixels as plain PNGs: not worth a seed
+      if (!/\.(png|jpe?g)$/i.test(f) || /\.ref[-.]/.test(f)) continue;
+      if (statSync(p).size > MAX_SEED_IMAGE_BYTES) continue;
       out.push({ name: `${rel}/${f}`, bytes: new Uint8Array(readFileSync(p)) });
     }
   };
