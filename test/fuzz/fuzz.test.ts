@@ -14,6 +14,7 @@ import { randomCheckpoint } from '../../sdk/model/random.js';
 import { FUZZ_MODEL_MEMORY_BYTES, generateCase, KNOWN_CODES, runCase, type Outcome } from './cases.js';
 import type { FuzzKind } from './rng.js';
 import { ROOT } from './seeds.js';
+import { parseJpeg, writeJpeg } from './mutate-image.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'fuzz');
 
@@ -136,6 +137,21 @@ describe('limits', () => {
     expect(engine.forward(chw, { attention: true }).attention![0].length).toBe(1025 * 1025);
     expect(await codeOf(() => engine.forwardBatch(new Float32Array(4 * 128 * 128), 4, { attention: true }))).toBe('E_MODEL_TOO_LARGE');
     expect(engine.forward(chw).logits.length).toBe(2); // and it still works
+  });
+
+  test('a 12 MP progressive JPEG with a 26-byte scan repeated 1,000 times (250 KB, 5 s to decode) is refused: E_IMAGE', async () => {
+    const segs = parseJpeg(new Uint8Array(readFileSync(join(ROOT, 'test', 'fixtures', 'images', 'phone-4000x3000-progressive.jpg'))))!;
+    const scans = segs.map((x, i) => (x.marker === 0xda ? i : -1)).filter((i) => i >= 0);
+    const short = scans.reduce((a, b) => (segs[b].scan!.length < segs[a].scan!.length ? b : a));
+    segs.splice(short + 1, 0, ...Array.from({ length: 1000 }, () => ({ ...segs[short] })));
+    const bytes = writeJpeg(segs);
+    expect(bytes.length).toBeLessThan(300_000);
+    for (const index of [0, 1]) {
+      const t0 = performance.now();
+      const out = await runCase('image', bytes, index);
+      expect(out).toEqual({ status: 'error', code: 'E_IMAGE' });
+      expect(performance.now() - t0).toBeLessThan(3000); // refused after MAX_JPEG_SCANS passes, not 1,010 (a loose bound)
+    }
   });
 
   test('shipped models load under the default limit with room to spare', async () => {

@@ -365,13 +365,14 @@ const jpegEdits: ReadonlyArray<readonly [JpegEdit, number]> = [
     if (i >= segs.length) return 'nothing to reorder';
     switch (rng.int(4)) {
       case 0: { const [s] = segs.splice(i, 1); return `segment ${s.marker.toString(16)} removed`; }
-      case 1: {
-        const sos = segs.findIndex((s) => s.marker === 0xda);
-        if (sos < 0) return 'no SOS';
+      case 1: { // one scan (any: a short refinement scan costs as much decoding as a long one) repeated
+        const scans = segs.map((s, k) => (s.marker === 0xda ? k : -1)).filter((k) => k >= 0);
+        if (!scans.length) return 'no SOS';
+        const sos = rng.pick(scans);
         const n = rng.pick([2, 10, 200, 2000]);
         const copies = Array.from({ length: n }, () => ({ ...segs[sos] }));
         segs.splice(sos + 1, 0, ...copies);
-        return `the scan repeated ${n} times`;
+        return `scan ${scans.indexOf(sos) + 1} of ${scans.length} repeated ${n} times`;
       }
       case 2: { const j = 1 + rng.int(segs.length - 1); [segs[i], segs[j]] = [segs[j], segs[i]]; return 'two segments swapped'; }
       default: segs.splice(i, 0, { ...segs[i], data: segs[i].data.slice() }); return `segment ${segs[i].marker.toString(16)} duplicated`;
