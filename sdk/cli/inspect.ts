@@ -79,7 +79,8 @@ export async function run(argv: string[]): Promise<number> {
   if (v.markdown) {
     const path = v.markdown as string;
     const before = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    writeFileAtomic(path, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${inspectMarkdown(results)}`);
+    const gap = !before ? '' : before.endsWith('\n\n') ? '' : before.endsWith('\n') ? '\n' : '\n\n'; // a blank line before the section
+    writeFileAtomic(path, `${before}${gap}${inspectMarkdown(results)}`);
     console.error(`${path}: appended the outlier-token comparison of ${models.map((m) => m.name).join(', ')}`);
   }
   return 0;

@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const FMNIST = resolve(here, '../fixtures/data/fashion-mnist');
 
-describe.each(['vit', 'deit', 'deit3'])('models/fmnist-%s', (name) => {
+describe.each(['vit', 'deit', 'deit3', 'vit-reg'])('models/fmnist-%s', (name) => {
   it('matches torch logits on the first 16 test images', async () => {
     const ref = JSON.parse(readFileSync(resolve(here, `../fixtures/models/fmnist-${name}.logits16.json`), 'utf8')) as { labels: number[]; logits: number[][] };
     const clf = await Classifier.create(new Uint8Array(readFileSync(resolve(root, `models/fmnist-${name}.safetensors`))), { wasm: 'simd', maxBatch: 16 });
