@@ -85,6 +85,11 @@ function listNames(names: string[]): string {
  */
 export function validateModel(file: ModelFile): Map<string, LinearKind> {
   const c = file.meta.config;
+  // Every block holds at least 8 tensors (two norms' weight and bias, four linear layers): a depth the file cannot hold
+  // is refused here, before the expected names are listed (config.depth 1048576 took minutes and gigabytes to list).
+  if (8 * c.depth > file.tensors.size) {
+    throw new VitguardError('E_TENSOR_MISSING', `model (${file.meta.arch}) says depth ${c.depth}, which needs at least ${8 * c.depth} tensors, but the file has ${file.tensors.size}`);
+  }
   const kinds = new Map<string, LinearKind>();
   const linearTensors = new Set<string>();
   const want: TensorSpec[] = [];
