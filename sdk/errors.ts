@@ -13,7 +13,7 @@ export type ErrorCode =
   | 'E_CONFIG_MISSING' // a config value the checkpoint cannot tell (not in its shapes, metadata, arch name or config files): pass the named flag
   | 'E_IMAGE' // an image that cannot be decoded or is too small / empty
   | 'E_IMAGE_TOO_LARGE' // an image whose header declares more pixels, or needs more decoding memory, than the limits allow
-  | 'E_MODEL_TOO_LARGE' // a model whose weights and activations would need more wasm memory than maxMemoryBytes allows
+  | 'E_MODEL_TOO_LARGE' // a model file over maxModelBytes, or one whose config needs more memory than maxMemoryBytes allows
   | 'E_INPUT' // wrong input shape or type
   | 'E_FETCH' // a model download failed: HTTP error status, network error or CORS refusal
   | 'E_TRUNCATED' // a model download ended before the Content-Length the server announced
