@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { Miniflare, type RequestInit as MfRequestInit } from 'miniflare';
 import { createServer } from 'node:net';
-import { ARTIFACTS, requireBuilt, ROOT, SAMPLES } from './common.js';
+import { ARTIFACTS, DEMO_WORKER, findWorkerd, processMemoryKb, requireBuilt, ROOT, SAMPLES } from './common.js';
 import { connectCdp, type Cdp, type HeapUsage } from './cdp.js';
 import { parseJpeg, parsePng, writeJpeg, writePng } from '../fuzz/mutate-image.js';
 import { mulberry32 } from '../../sdk/data/random.js';
@@ -35,23 +35,10 @@ let mf: Miniflare;
 
 let workerdPid = 0;
 
-function findWorkerd(): number {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (comm === 'workerd' && ppid === process.pid) return Number(pid);
-    } catch { /* a process that ended while we looked */ }
-  }
-  throw new Error('no workerd process started by this test');
-}
-
 /** VmRSS and VmHWM of the workerd process, bytes. */
 function workerdMemory(): { rss: number; peak: number } {
-  const s = readFileSync(`/proc/${workerdPid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  const m = processMemoryKb(workerdPid);
+  return { rss: m.rssKb * 1024, peak: m.peakKb * 1024 };
 }
 
 /** Reset workerd's peak (VmHWM := VmRSS), so the next peak read belongs to what happens after. */
@@ -175,20 +162,10 @@ const report: Record<string, unknown> = { limitMB: MB(LIMIT_BYTES) };
 beforeAll(async () => {
   requireBuilt('dist/cloudflare/index.js', 'dist/cloudflare/model.safetensors', 'dist/cloudflare/vitguard.relaxed.wasm');
   const inspectorPort = await freePort();
-  mf = new Miniflare({
-    inspectorPort,
-    modules: true,
-    scriptPath: join(ROOT, 'demos', 'cloudflare', 'worker.js'),
-    modulesRoot: ROOT,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      { type: 'Data', include: ['**/*.safetensors'] },
-    ],
-    compatibilityDate: '2026-04-01',
-  });
+  mf = new Miniflare({ ...DEMO_WORKER, inspectorPort });
   await mf.ready;
-  workerdPid = findWorkerd();
+  workerdPid = findWorkerd() ?? 0;
+  if (!workerdPid) throw new Error('no workerd process started by this test');
   cdp = await connectCdp(inspectorPort, /core:user/); // the user's worker (miniflare runs helper workers beside it)
   expect((await post(goodBodies()[0])).status).toBe(200); // the model is loaded before anything is measured
   expect(wasmBytes).toBeGreaterThan(0);

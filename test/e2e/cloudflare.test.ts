@@ -4,31 +4,15 @@
 // process's resident memory is read from /proc and reported against the 128 MB isolate limit.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare, type RequestInit as MfRequestInit, type Response as MfResponse } from 'miniflare';
 import jpeg from 'jpeg-js';
 import { decode as decodePng } from 'fast-png';
-import { ARTIFACTS, manifest, nodeAnswers, requireBuilt, ROOT, SAMPLES } from './common.js';
+import { ARTIFACTS, DEMO_WORKER, manifest, nodeAnswers, requireBuilt, ROOT, SAMPLES, workerdMemory } from './common.js';
 
 let mf: Miniflare;
 const URL_BASE = 'http://vitguard.test';
-
-/** Resident set of the workerd process this test started (kB): now and peak (VmRSS, VmHWM from /proc). */
-function workerdMemory(): { rssKb: number; peakKb: number; pid: number } | null {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (comm !== 'workerd' || ppid !== process.pid) continue;
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
-      return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM'), pid: Number(pid) };
-    } catch { /* a process that ended while we looked */ }
-  }
-  return null;
-}
 
 const post = (body: MfRequestInit['body'], headers: Record<string, string> = {}) => mf.dispatchFetch(`${URL_BASE}/classify`, { method: 'POST', body, headers });
 
@@ -44,18 +28,7 @@ const memory: Record<string, unknown> = {};
 
 beforeAll(async () => {
   requireBuilt('dist/cloudflare/index.js', 'dist/cloudflare/model.safetensors', 'dist/cloudflare/vitguard.relaxed.wasm', 'dist/node/index.js');
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(ROOT, 'demos', 'cloudflare', 'worker.js'),
-    modulesRoot: ROOT,
-    // the same rules as demos/cloudflare/wrangler.toml
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      { type: 'Data', include: ['**/*.safetensors'] },
-    ],
-    compatibilityDate: '2026-04-01',
-  });
+  mf = new Miniflare(DEMO_WORKER);
   await mf.ready;
 });
 

@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: paths, the built artefacts they need, and Node's answer for the same image (the
 // Node bundle, dist/node, with the simd build) to compare the browser's and workerd's answers against.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,4 +46,46 @@ export async function nodeAnswers(modelPath: string, files: string[], wasm: 'sim
     await vg.dispose();
   }
   return out;
+}
+
+// --- workerd ------------------------------------------------------------------------------------------------------
+
+/** miniflare options that run the Cloudflare demo with the module rules of demos/cloudflare/wrangler.toml. */
+export const DEMO_WORKER = {
+  modules: true,
+  scriptPath: join(ROOT, 'demos', 'cloudflare', 'worker.js'),
+  modulesRoot: ROOT,
+  modulesRules: [
+    { type: 'ESModule' as const, include: ['**/*.js'] },
+    { type: 'CompiledWasm' as const, include: ['**/*.wasm'] },
+    { type: 'Data' as const, include: ['**/*.safetensors'] },
+  ],
+  compatibilityDate: '2026-04-01',
+};
+
+/** The pid of the workerd process this test process started (miniflare spawns it as a child), or null. */
+export function findWorkerd(): number | null {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (comm === 'workerd' && ppid === process.pid) return Number(pid);
+    } catch { /* a process that ended while we looked */ }
+  }
+  return null;
+}
+
+/** Resident set of a process (kB): now and peak (VmRSS, VmHWM from /proc). */
+export function processMemoryKb(pid: number): { rssKb: number; peakKb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
+}
+
+/** The workerd process this test started: its resident set now and peak (kB), or null when none runs. */
+export function workerdMemory(): { rssKb: number; peakKb: number; pid: number } | null {
+  const pid = findWorkerd();
+  if (pid === null) return null;
+  try { return { ...processMemoryKb(pid), pid }; } catch { return null; }
 }

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Miniflare as MiniflareT, MiniflareOptions } from 'miniflare';
+import { workerdMemory } from '../e2e/common.js';
 import { ARTIFACTS, installExample, removeExample, nodeAnswers, pickSamples, ROOT, run, SAMPLES, type NodeAnswer } from './common.js';
 
 const SMALL = join(ROOT, 'models', 'fmnist-deit-w4a8.safetensors');
@@ -39,22 +40,6 @@ function uploadSize(out: string): { bytes: number; gzipBytes: number } {
 async function wranglerBuild(outdir: string, env: string) {
   const out = await run('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir, `--env=${env}`], dir, ENV);
   return { ...uploadSize(out), files: readdirSync(join(dir, outdir)) };
-}
-
-/** Resident set of the workerd process this test process started (kB): now and peak. */
-function workerdMemory(): { rssKb: number; peakKb: number } | null {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (comm !== 'workerd' || ppid !== process.pid) continue;
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
-      return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
-    } catch { /* ended while we looked */ }
-  }
-  return null;
 }
 
 /** Wrangler's output folder in workerd, with wrangler.toml's module rules; extra miniflare options (R2, vars). */

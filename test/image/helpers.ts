@@ -41,17 +41,8 @@ export function thrown(fn: () => unknown): VitguardError {
   throw new Error('expected a VitguardError, nothing was thrown');
 }
 
-/** Seeded PRNG (mulberry32) for mutation cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG for mutation cases: the project's mulberry32. */
+export { mulberry32 as rng } from '../../sdk/data/random.js';
 
 const CRC = Int32Array.from({ length: 256 }, (_, n) => {
   let c = n;
