@@ -3,12 +3,7 @@
 
 import { zlibSync } from 'fflate';
 import { VitguardError } from '../errors.js';
-
-const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c;
-});
+import { crc32 } from './png.js';
 
 /** width × height pixels of `channels` 8-bit samples (1 grey, 3 RGB, 4 RGBA), row-major → PNG bytes. */
 export function encodePng(img: { width: number; height: number; data: ArrayLike<number>; channels: 1 | 3 | 4; depth?: 8 }): Uint8Array {
@@ -29,7 +24,7 @@ export function encodePng(img: { width: number; height: number; data: ArrayLike<
   v.setUint32(0, w);
   v.setUint32(4, h);
   ihdr.set([8, c === 1 ? 0 : c === 3 ? 2 : 6, 0, 0, 0], 8);
-  const chunks = [chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))];
+  const chunks = [pngChunk('IHDR', ihdr), pngChunk('IDAT', zlibSync(raw, { level: 6 })), pngChunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(8 + chunks.reduce((n, k) => n + k.length, 0));
   out.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   let o = 8;
@@ -37,14 +32,13 @@ export function encodePng(img: { width: number; height: number; data: ArrayLike<
   return out;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** One PNG chunk: length (as declared: data.length unless a test wants it to lie), type, data, CRC-32 of type + data. */
+export function pngChunk(type: string, data: Uint8Array, declaredLength = data.length): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const v = new DataView(out.buffer);
-  v.setUint32(0, data.length);
+  v.setUint32(0, declaredLength);
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
   out.set(data, 8);
-  let crc = -1;
-  for (let i = 4; i < 8 + data.length; i++) crc = CRC_TABLE[(crc ^ out[i]) & 255] ^ (crc >>> 8);
-  v.setUint32(8 + data.length, (crc ^ -1) >>> 0);
+  v.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
   return out;
 }

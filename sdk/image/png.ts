@@ -46,7 +46,8 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(b: Uint8Array, start: number, end: number): number {
+/** CRC-32 of b[start, end) (PNG chunks; also used by the encoder). */
+export function crc32(b: Uint8Array, start = 0, end = b.length): number {
   let c = -1;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 255] ^ (c >>> 8);
   return (c ^ -1) >>> 0;

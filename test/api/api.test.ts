@@ -8,27 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClassifier, VitguardError, type ClassifyResult, type VitguardClassifier } from '../../sdk/index.js';
-import { randomPng, randomRgba, smallModel, WASM_BASE } from './fixtures.js';
-import { buildWorkerEntry } from './worker-build.js';
+import { randomPng, randomRgba, smallModel, within } from './fixtures.js';
+import { workerMode } from './worker-build.js';
 
 const MODEL = smallModel(1);
 
 /** Options for worker mode: the entry transpiled from the sources, the wasm from build/. */
-let W: { worker: true; workerUrl: URL; wasmBase: URL };
-let cleanup = () => {};
-beforeAll(() => {
-  const b = buildWorkerEntry();
-  W = { worker: true, workerUrl: b.url, wasmBase: WASM_BASE };
-  cleanup = b.cleanup;
-});
-afterAll(() => cleanup());
-
-/** Settles within ms or fails the test: "nothing hangs" made checkable. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms); });
-  try { return await Promise.race([p, limit]); } finally { clearTimeout(timer); }
-}
+const W = workerMode();
 
 async function codeOf(p: Promise<unknown>, ms = 20_000): Promise<string> {
   try {

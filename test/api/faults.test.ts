@@ -10,25 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createClassifier, VitguardError, type ClassifyResult, type VitguardClassifier } from '../../sdk/index.js';
 import type { Classifier } from '../../sdk/classifier.js';
-import { randomPng, smallModel, WASM_BASE } from './fixtures.js';
-import { buildWorkerEntry } from './worker-build.js';
+import { randomPng, smallModel, within } from './fixtures.js';
+import { workerMode } from './worker-build.js';
 
 const MODEL = smallModel(3);
 
-let W: { worker: true; workerUrl: URL; wasmBase: URL };
-let cleanup = () => {};
-beforeAll(() => {
-  const b = buildWorkerEntry();
-  W = { worker: true, workerUrl: b.url, wasmBase: WASM_BASE };
-  cleanup = b.cleanup;
-});
-afterAll(() => cleanup());
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms); });
-  try { return await Promise.race([p, limit]); } finally { clearTimeout(timer); }
-}
+/** Options for worker mode: the entry transpiled from the sources, the wasm from build/. */
+const W = workerMode();
 
 /** 'ok' or the VitguardError code; anything else thrown fails the test. */
 const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => {

@@ -44,3 +44,10 @@ export function randomPng(seed: number, w = 28, h = 28): Uint8Array {
 
 /** The kernel binaries built by `npm run build:wasm`. */
 export const WASM_BASE = new URL('../../build/', import.meta.url);
+
+/** Settles within ms or fails the test: "nothing hangs" made checkable. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms); });
+  try { return await Promise.race([p, limit]); } finally { clearTimeout(timer); }
+}

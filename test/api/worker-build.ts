@@ -8,6 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
+import { afterAll, beforeAll } from 'vitest';
+import { WASM_BASE } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,4 +36,17 @@ export function buildWorkerEntry(): { url: URL; cleanup: () => void } {
   }
   writeFileSync(join(out, 'package.json'), '{"type":"module"}');
   return { url: pathToFileURL(join(out, 'sdk', 'worker', 'entry.node.js')), cleanup: () => rmSync(out, { recursive: true, force: true }) };
+}
+
+/** Worker-mode options for one test file's tests: the entry is built before they run and removed after. */
+export function workerMode(): { worker: true; workerUrl: URL; wasmBase: URL } {
+  const opts = { worker: true as const, workerUrl: new URL('about:blank'), wasmBase: WASM_BASE };
+  let cleanup = () => {};
+  beforeAll(() => {
+    const b = buildWorkerEntry();
+    opts.workerUrl = b.url;
+    cleanup = b.cleanup;
+  });
+  afterAll(() => cleanup());
+  return opts;
 }

@@ -10,28 +10,13 @@
 //   both: truncation anywhere, byte flips, one format's header on the other's body.
 
 import { deflateSync, inflateSync } from 'node:zlib';
+import { crc32 } from '../../sdk/image/png.js';
 import type { Rng } from './rng.js';
 import { INTERESTING_NUMBERS } from './rng.js';
 
 // --- PNG ---------------------------------------------------------------------------------------------------------
 
 const PNG_SIG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 interface Chunk {
   type: string;

@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { VitguardError } from '../../sdk/errors.js';
 import { legacyDecodePng } from './legacy-decode.js';
+import { pngChunk } from '../../sdk/image/encode.js';
+
+/** One PNG chunk: length (may lie), type, data, CRC-32 of type + data — the SDK's encoder's. */
+export { pngChunk };
 
 export const IMAGES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/images');
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,25 +47,6 @@ export function thrown(fn: () => unknown): VitguardError {
 
 /** Seeded PRNG for mutation cases: the project's mulberry32. */
 export { mulberry32 as rng } from '../../sdk/data/random.js';
-
-const CRC = Int32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c;
-});
-
-/** One PNG chunk: length, type, data, CRC-32 of type + data. */
-export function pngChunk(type: string, data: Uint8Array, length = data.length): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  let c = -1;
-  for (let i = 4; i < 8 + data.length; i++) c = CRC[(c ^ out[i]) & 255] ^ (c >>> 8);
-  v.setUint32(8 + data.length, (c ^ -1) >>> 0);
-  return out;
-}
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
