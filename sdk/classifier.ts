@@ -27,7 +27,8 @@ export interface ClassifyOptions { topK?: number; attention?: boolean; logits?: 
  * How encoded images (PNG/JPEG bytes) are decoded (sdk/image/decode.ts): maxPixels (default 120 MP) and
  * maxDecodeBytes (default 512 MiB) are checked from the header before decoding (E_IMAGE_TOO_LARGE); autoOrient
  * (default true) turns photos upright from their EXIF orientation. Large images are decoded reduced to what the
- * model's preprocessing needs (a short side of at least 2·floor(imgSize / cropPct)).
+ * model's preprocessing needs (a short side of at least 2·floor(imgSize / cropPct)). A 128 MB isolate (Cloudflare
+ * Workers) wants EDGE_IMAGE_LIMITS, the defaults of the workerd build.
  */
 export interface ImageOptions { maxPixels?: number; maxDecodeBytes?: number; autoOrient?: boolean }
 

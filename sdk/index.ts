@@ -8,7 +8,7 @@
 // Web Worker (browser) or worker_threads (Node) through comlink, `workers: N` in a pool of N; images and results are
 // transferred, not copied. Both modes return the same numbers: the worker runs the same Classifier on the same bytes.
 
-import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from './classifier.js';
+import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput, type ImageOptions } from './classifier.js';
 import type { WasmChoice, WasmSource } from './engine/index.js';
 import { VitguardError } from './errors.js';
 import { loadModelBytes, throwIfAborted, type LoadOptions, type ModelSource } from './load.js';
@@ -43,9 +43,10 @@ export type ClassifierImage = ImageInput | Blob;
 
 /**
  * Also the model-loading options (LoadOptions, sdk/load.ts): onProgress, signal (cancels the download and a create in
- * progress: E_ABORTED), cache (Cache Storage), integrity ('sha256-<base64>'), maxModelBytes.
+ * progress: E_ABORTED), cache (Cache Storage), integrity ('sha256-<base64>'), maxModelBytes; and the image options
+ * (ImageOptions, sdk/classifier.ts): maxPixels, maxDecodeBytes, autoOrient.
  */
-export interface CreateOptions extends LoadOptions {
+export interface CreateOptions extends LoadOptions, ImageOptions {
   model: ModelSource;
   /** Which wasm build: 'auto' picks relaxed SIMD where the runtime validates it, else plain SIMD. */
   wasm?: WasmChoice;
@@ -64,16 +65,6 @@ export interface CreateOptions extends LoadOptions {
    * model's config before anything is allocated: a model over it fails with E_MODEL_TOO_LARGE. Default 1 GiB.
    */
   maxMemoryBytes?: number;
-  /**
-   * Encoded images (PNG/JPEG bytes): the most pixels one may declare (default DEFAULT_MAX_PIXELS, 120 MP) and the
-   * most bytes decoding it may allocate (default DEFAULT_MAX_DECODE_BYTES, 512 MiB), checked from the header before
-   * decoding: over either, E_IMAGE_TOO_LARGE. Large photos are decoded reduced to what the model needs. A 128 MB
-   * isolate (Cloudflare Workers) wants EDGE_IMAGE_LIMITS.
-   */
-  maxPixels?: number;
-  maxDecodeBytes?: number;
-  /** Turn photos upright from their EXIF orientation before classifying them. Default true. */
-  autoOrient?: boolean;
   /** Worker mode: hand the input buffers to the worker (the caller's copy is detached). Default true. */
   transfer?: boolean;
   /** Worker mode: where the worker entry script lives, if a bundler moved it. */
@@ -103,6 +94,11 @@ export interface VitguardClassifier {
  * `new URL` calls naming each wasm file relative to import.meta.url, which an app's bundler follows and emits.
  */
 const BUNDLED_WASM: WasmSource | undefined = /*@vitguard-wasm-urls*/ undefined;
+
+/** What Classifier.create takes from the options (in this thread, and again for a rebuild after a trap). */
+function classifierOptions(o: CreateOptions) {
+  return { wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, ...pickImageOptions(o) };
+}
 
 function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
   if (o.wasmSource) return o.wasmSource;
@@ -174,7 +170,7 @@ class InThreadClassifier implements VitguardClassifier {
   private async rebuild(): Promise<void> {
     try { this.clf.dispose(); } catch { /* a trapped instance may fail to free: it is dropped either way */ }
     try {
-      this.clf = await Classifier.create(this.bytes, { wasm: this.opts.wasm, wasmSource: wasmSourceFor(this.opts), maxBatch: this.opts.maxBatch, maxMemoryBytes: this.opts.maxMemoryBytes, ...pickImageOptions(this.opts) });
+      this.clf = await Classifier.create(this.bytes, classifierOptions(this.opts));
       this.rebuilds++;
     } finally {
       this.rebuilding = null;
@@ -248,10 +244,9 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   if (wasm !== 'auto' && wasm !== 'simd' && wasm !== 'relaxed') throw new VitguardError('E_INPUT', `wasm must be 'auto', 'simd' or 'relaxed', got ${String(wasm)}`);
   if (opts.workers !== undefined && !opts.worker) throw new VitguardError('E_INPUT', 'workers: N needs worker: true');
   const bytes = await loadModelBytes(opts.model, opts);
-  const wasmSource = wasmSourceFor(opts);
   // opts.signal also cancels the create that follows the download: what was built by then is freed
   if (!opts.worker) {
-    const clf = await Classifier.create(bytes, { wasm, wasmSource, maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) });
+    const clf = await Classifier.create(bytes, classifierOptions({ ...opts, wasm }));
     if (opts.signal?.aborted) clf.dispose();
     throwIfAborted(opts.signal);
     return new InThreadClassifier(clf, bytes, { ...opts, wasm });
@@ -260,7 +255,7 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   throwIfAborted(opts.signal);
   const pool = await WorkerPool.create({
     size: opts.workers ?? 1,
-    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSource), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) },
+    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSourceFor(opts)), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
   });
