@@ -5,18 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../sdk/engine/index.js';
 import { isVitguardError } from '../../sdk/errors.js';
 import { f32Tensor } from '../../sdk/format/safetensors.js';
-import { randomF32 } from '../kernels/helpers.js';
+import { maxRelErr as relErr, randomF32 } from '../kernels/helpers.js';
 import { modelBytes, randomModel, TINY } from './models.js';
 import { referenceForward } from '../oracle/js-reference.js';
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-12);
-}
 
 async function expectCode(p: Promise<unknown> | (() => unknown), code: string, mention?: string): Promise<void> {
   try {

@@ -13,18 +13,9 @@ import { VitguardError } from '../../sdk/errors.js';
 import { numTokens, readModel, validateConfig, type ModelFile, type ViTConfig } from '../../sdk/format/model.js';
 import { f32Tensor, toFloat32, type Tensor } from '../../sdk/format/safetensors.js';
 import { dequantizeQ4, dequantizeQ8, fakeQuantActRowsJs, quantizeModel, readQ4, readQ8 } from '../../sdk/quant/index.js';
-import { randomF32 } from '../kernels/helpers.js';
+import { maxRelErr as relErr, randomF32 } from '../kernels/helpers.js';
 import { linear, referenceForward, type LinearFn } from '../oracle/js-reference.js';
 import { randomModel, TINY } from './models.js';
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
 
 const SCHEMES: Record<string, { w: 8 | 4; a: number }> = { w8a8: { w: 8, a: 8 }, w4a8: { w: 4, a: 8 }, w4a16: { w: 4, a: 32 }, w4a4: { w: 4, a: 4 } };
 

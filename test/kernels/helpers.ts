@@ -32,3 +32,8 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return m;
 }
+
+/** max |a − b| relative to max |b|: the engine-vs-reference measure of the model-level tests. */
+export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return maxAbsDiff(a, b) / Math.max(maxAbs(b), 1e-12);
+}

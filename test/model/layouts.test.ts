@@ -9,18 +9,9 @@ import type { ViTConfig } from '../../sdk/format/model.js';
 import { writeSafetensors } from '../../sdk/format/safetensors.js';
 import { convertCheckpoint, type Converted } from '../../sdk/model/convert.js';
 import { randomCheckpoint } from '../../sdk/model/random.js';
-import { randomF32 } from '../kernels/helpers.js';
+import { maxRelErr as relErr, randomF32 } from '../kernels/helpers.js';
 import { referenceForward } from '../oracle/js-reference.js';
 import { hfConfigJson, randomHfCheckpoint, transformersForward, type HfConfig } from '../oracle/transformers-reference.js';
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-12);
-}
 
 function errOf(fn: () => unknown): VitguardError {
   try { fn(); } catch (e) { expect(e).toBeInstanceOf(VitguardError); return e as VitguardError; }
