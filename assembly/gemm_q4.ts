@@ -5,7 +5,7 @@
 //   w4a8:  out[m,n] = ( Σ_g f32(Σ_{k∈g} a[m,k]·q[n,k]) · sw[g,n] ) · sa[m] + bias[n]      (per-group partial sums)
 //   w4a16: out[m,n] =   Σ_k x[m,k]·(f32(q[n,k])·sw[k/G,n]) + bias[n]        (4 lane sums by k mod 4; FMA on relaxed)
 // The integer partial sums are computed on the biased nibbles u = q + 8 and corrected: Σ a·q = Σ a·u − 8·Σ_g a
-// (Σ_g a per row and group comes from quantizeActRows' `sums`). That is what makes the relaxed dot usable: its
+// (Σ_g a per row and group comes from quantize_act_rows' `sums`). That is what makes the relaxed dot usable: its
 // second operand must be 0..127 (FACTS.md) and u is 0..15.
 //
 // Packed buffer, per panel of Q4_NR = 4 output columns (zero-padded past N: u = 8, scale 0, bias 0):
@@ -15,7 +15,7 @@
 //   Q4_LAYOUT_C2 (simd build, int):     byte 8h+2c+j lo = u[c, k0+2h+j],     hi = u[c, k0+4+2h+j]     h, j ∈ 0..1
 //   Q4_LAYOUT_F  (w4a16, both builds):  i32 lane i (bytes 4i..4i+3, little-endian), bits 28−4p..31−4p (p = 2c+h)
 //                                       = q[c, k0+4h+i] as 4-bit two's complement (u ^ 8), i ∈ 0..3, c ∈ 0..3, h ∈ 0..1
-// File layout (what gemmQ4_ref reads, sdk/quant/formats.ts): row n, block b of 32 k, byte j: lo = u[n, 32b+j],
+// File layout (what gemm_q4_ref reads, sdk/quant/formats.ts): row n, block b of 32 k, byte j: lo = u[n, 32b+j],
 // hi = u[n, 32b+16+j].
 
 import { gemm_f32, gemm_f32_packed_bytes } from './gemm_f32';
@@ -25,25 +25,25 @@ export const Q4_LAYOUT_C4: i32 = 0;
 export const Q4_LAYOUT_C2: i32 = 1;
 export const Q4_LAYOUT_F: i32 = 2;
 
-/** The integer layout this build's gemmQ4 reads. */
-export function q4IntLayout(): i32 {
+/** The integer layout this build's gemm_q4 reads. */
+export function q4_int_layout(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? Q4_LAYOUT_C4 : Q4_LAYOUT_C2;
 }
 
-/** Bytes per element of the quantized activations gemmQ4 reads: 1 (i8, relaxed build) or 2 (i16, simd build). */
-export function q4ActElemBytes(): i32 {
+/** Bytes per element of the quantized activations gemm_q4 reads: 1 (i8, relaxed build) or 2 (i16, simd build). */
+export function q4_act_elem_bytes(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 }
 
 /** Bytes of the packed buffer of an (N, K) int4 weight with group G (either layout). */
-export function q4PackedBytes(N: i32, K: i32, G: i32): usize {
+export function gemm_q4_packed_bytes(N: i32, K: i32, G: i32): usize {
   const panels = <usize>((N + Q4_NR - 1) / Q4_NR);
   return panels * (16 + <usize>(K / G) * (16 + <usize>G * 2));
 }
 
-/** Bytes of the activation scratch of gemmQ4 for M rows of K, plus the group sums: M·K·elem + M·(K/G)·4. */
-export function q4ActBytes(M: i32, K: i32, G: i32): usize {
-  return <usize>M * <usize>K * <usize>q4ActElemBytes() + <usize>M * <usize>(K / G) * 4;
+/** Bytes of the activation scratch of gemm_q4 for M rows of K, plus the group sums: M·K·elem + M·(K/G)·4. */
+export function gemm_q4_act_bytes(M: i32, K: i32, G: i32): usize {
+  return <usize>M * <usize>K * <usize>q4_act_elem_bytes() + <usize>M * <usize>(K / G) * 4;
 }
 
 // --- packing ---------------------------------------------------------------------------------------
@@ -67,10 +67,10 @@ function storePanelHeader(p: usize, src: usize, n0: i32, nr: i32, N: i32, stride
 }
 
 /**
- * dst (q4PackedBytes) ← wq u8 (N, K/2) in the file layout, sw f32 (N, K/G), bias f32 (N) or 0, in `layout`
- * (q4IntLayout() for gemmQ4, Q4_LAYOUT_F for gemmW4A16). K must be a multiple of G and G of 32.
+ * dst (gemm_q4_packed_bytes) ← wq u8 (N, K/2) in the file layout, sw f32 (N, K/G), bias f32 (N) or 0, in `layout`
+ * (q4_int_layout() for gemm_q4, Q4_LAYOUT_F for gemm_w4a16). K must be a multiple of G and G of 32.
  */
-export function packQ4(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, layout: i32, dst: usize): void {
+export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, layout: i32, dst: usize): void {
   const panels = (N + Q4_NR - 1) / Q4_NR;
   const ng = K / G;
   let p = dst;
@@ -148,16 +148,16 @@ const tail = memory.data(16); // 4 f32 staging for a partial panel's outputs
 }
 
 /**
- * gemmQ4 (int4 × int8, i32 partial sums per group): out (M, N) f32 from a (M, K) quantized activations
- * (i8 on the relaxed build, i16 on the simd build: q4ActElemBytes), sa f32 (M), sums i32 (M, K/G) from
- * quantizeActRows, and weights packed by packQ4 in q4IntLayout(). Register tile 4 rows × 4 columns.
+ * gemm_q4 (int4 × int8, i32 partial sums per group): out (M, N) f32 from a (M, K) quantized activations
+ * (i8 on the relaxed build, i16 on the simd build: q4_act_elem_bytes), sa f32 (M), sums i32 (M, K/G) from
+ * quantize_act_rows, and weights packed by gemm_q4_pack in q4_int_layout(). Register tile 4 rows × 4 columns.
  */
-export function gemmQ4(a: usize, sa: usize, sums: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+export function gemm_q4(a: usize, sa: usize, sums: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   if (ASC_FEATURE_RELAXED_SIMD) {
     gemmQ4Relaxed(a, sa, sums, packed, out, M, N, K, G);
     return;
   }
-  const eb = <usize>q4ActElemBytes();
+  const eb = <usize>q4_act_elem_bytes();
   const lda = <usize>K * eb;
   const ng = K / G;
   const ldsum = <usize>ng * 4;
@@ -265,9 +265,9 @@ export function gemmQ4(a: usize, sa: usize, sums: usize, packed: usize, out: usi
 }
 
 /**
- * gemmQ4 on the relaxed build (Q4_LAYOUT_C4, i8 activations): register tile 4 rows × 4 columns; products are summed
+ * gemm_q4 on the relaxed build (Q4_LAYOUT_C4, i8 activations): register tile 4 rows × 4 columns; products are summed
  * in i16 lanes over each 32-k block (bound above), widened to i32 per block, corrected by −8·Σ_g a and converted to
- * f32 once per group. Same integers, same f32 operations in the same order as gemmQ4_ref.
+ * f32 once per group. Same integers, same f32 operations in the same order as gemm_q4_ref.
  */
 function gemmQ4Relaxed(a: usize, sa: usize, sums: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const lda = <usize>K;
@@ -344,9 +344,9 @@ function gemmQ4Relaxed(a: usize, sa: usize, sums: usize, packed: usize, out: usi
 
 /**
  * Scalar twin on unpacked operands: a i8 (M, K), sa f32 (M), wq u8 (N, K/2) file layout, sw f32 (N, K/G),
- * bias f32 (N) or 0 → out (M, N) f32, same arithmetic order as gemmQ4.
+ * bias f32 (N) or 0 → out (M, N) f32, same arithmetic order as gemm_q4.
  */
-export function gemmQ4_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+export function gemm_q4_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const ng = K / G;
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
@@ -367,22 +367,22 @@ export function gemmQ4_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usiz
 // --- w4a8, i16-resident weights (the memory-for-speed trade of the simd build) --------------------------------
 //
 // The int4 weights of the file expanded once, at load, into signed i16 q (−7..7) in panels of Q4W_NR = 8 columns,
-// "c2" order as gemmQ8 (for each pair of k, two v128 = [c0k c0k+1 c1k c1k+1 c2k c2k+1 c3k c3k+1], [c4 .. c7]), with
+// "c2" order as gemm_q8 (for each pair of k, two v128 = [c0k c0k+1 c1k c1k+1 c2k c2k+1 c3k c3k+1], [c4 .. c7]), with
 // one f32 scale per column and group in front of each group: 4 bytes/weight in memory instead of 0.5 + scales, and no
 // unpacking or bias correction in the inner loop (one `i32x4.dot_i16x8_s` per 8 multiply-adds). Activations: i16
-// (M, K) from quantizeActRows (qBytes 2, ldq K, no sums). Same integers and f32 order as gemmQ4_ref.
+// (M, K) from quantize_act_rows (qBytes 2, ldq K, no sums). Same integers and f32 order as gemm_q4_ref.
 //   packed, per panel: bias f32[8] | for each group: sw f32[8] | G/2 × (2 × v128)
 
 export const Q4W_NR: i32 = 8;
 
-/** Bytes of gemmQ4I16's packed buffer for an (N, K) int4 weight with group G. */
-export function q4i16PackedBytes(N: i32, K: i32, G: i32): usize {
+/** Bytes of gemm_q4i16's packed buffer for an (N, K) int4 weight with group G. */
+export function gemm_q4i16_packed_bytes(N: i32, K: i32, G: i32): usize {
   const panels = <usize>((N + Q4W_NR - 1) / Q4W_NR);
   return panels * (32 + <usize>(K / G) * (32 + <usize>G * 16));
 }
 
-/** dst (q4i16PackedBytes) ← wq u8 (N, K/2) file layout, sw f32 (N, K/G), bias f32 (N) or 0. G must divide K. */
-export function packQ4I16(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, dst: usize): void {
+/** dst (gemm_q4i16_packed_bytes) ← wq u8 (N, K/2) file layout, sw f32 (N, K/G), bias f32 (N) or 0. G must divide K. */
+export function gemm_q4i16_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, dst: usize): void {
   const panels = (N + Q4W_NR - 1) / Q4W_NR;
   const ng = K / G;
   let p = dst;
@@ -424,10 +424,10 @@ const facc = memory.data(128, 16); // f32 running sums of a 4 × 8 tile (8 v128)
 }
 
 /**
- * gemmQ4I16: out (M, N) f32 = same formula as gemmQ4, from a i16 (M, K), sa f32 (M) and weights packed by
- * packQ4I16. Register tile 4 rows × 8 columns: 8 i32x4 sums per group; the 8 f32 running sums live in `facc`.
+ * gemm_q4i16: out (M, N) f32 = same formula as gemm_q4, from a i16 (M, K), sa f32 (M) and weights packed by
+ * gemm_q4i16_pack. Register tile 4 rows × 8 columns: 8 i32x4 sums per group; the 8 f32 running sums live in `facc`.
  */
-export function gemmQ4I16(a: usize, sa: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+export function gemm_q4i16(a: usize, sa: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const lda = <usize>K * 2;
   const ng = K / G;
   const groupBytes: usize = <usize>G * 16 + 32;
@@ -502,8 +502,8 @@ export function gemmQ4I16(a: usize, sa: usize, packed: usize, out: usize, M: i32
   }
 }
 
-/** Scalar twin of gemmQ4I16 on i16 activations a (M, K): same formula and order as gemmQ4_ref. */
-export function gemmQ4I16_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+/** Scalar twin of gemm_q4i16 on i16 activations a (M, K): same formula and order as gemm_q4_ref. */
+export function gemm_q4i16_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const ng = K / G;
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
@@ -528,15 +528,15 @@ export function gemmQ4I16_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: u
 // K × 4 in its block layout), and gemm_f32 runs the current row block against it (2×4 dot-product tile, 4 k per
 // step, lanes = k mod 4, folded by hsum4 at the end): the inner loop is the f32 kernel itself, and the
 // dequantization (≈ 6 vector ops per 8 weights) is shared by the block's rows (≥ 32 at K ≤ 768).
-// Memory holds only nibbles and one f32 panel (16·(K+1) bytes, w4a16PanelBytes).
-//   simd build:    acc = acc + x·w (madd4 = mul, add): bit-exact with gemmW4A16_ref;
-//   relaxed build: madd4 = relaxed_madd (fused on FMA hardware): within a stated tolerance of gemmW4A16_ref.
+// Memory holds only nibbles and one f32 panel (16·(K+1) bytes, gemm_w4a16_panel_bytes).
+//   simd build:    acc = acc + x·w (madd4 = mul, add): bit-exact with gemm_w4a16_ref;
+//   relaxed build: madd4 = relaxed_madd (fused on FMA hardware): within a stated tolerance of gemm_w4a16_ref.
 // Q4_LAYOUT_F chunk (16 bytes = 8 k × 4 columns): i32 lane i (bytes 4i..4i+3, little-endian), nibble p = 2c + h at
 // bits 28−4p..31−4p holds q[c, k0 + 4h + i] as 4-bit two's complement (= u ^ 8). Nibble p comes out, sign-extended,
 // as `i32x4.shr_s(i32x4.shl(v, 4p), 28)`: lanes = 4 consecutive k of column c, the f32 kernel's operand order.
 
-/** Bytes of gemmW4A16's panel scratch for K: one gemm_f32 panel (bias + f32 (K, 4)). */
-export function w4a16PanelBytes(K: i32): usize {
+/** Bytes of gemm_w4a16's panel scratch for K: one gemm_f32 panel (bias + f32 (K, 4)). */
+export function gemm_w4a16_panel_bytes(K: i32): usize {
   return gemm_f32_packed_bytes(4, K);
 }
 
@@ -546,13 +546,13 @@ export function w4a16PanelBytes(K: i32): usize {
 }
 
 /**
- * gemmW4A16: out (M, N) f32 = x (M, K) f32 · dequant(W)ᵀ + bias, W (N, K) int4 packed by packQ4 in Q4_LAYOUT_F;
- * panel: w4a16PanelBytes(K) bytes of scratch, 16-byte aligned. K must be a multiple of G (so of 32).
+ * gemm_w4a16: out (M, N) f32 = x (M, K) f32 · dequant(W)ᵀ + bias, W (N, K) int4 packed by gemm_q4_pack in Q4_LAYOUT_F;
+ * panel: gemm_w4a16_panel_bytes(K) bytes of scratch, 16-byte aligned. K must be a multiple of G (so of 32).
  * Each 4-column panel is dequantized into the scratch as one gemm_f32 panel (bias, then 4-k blocks of 16 f32) and
  * run by gemm_f32's micro-kernel: V8 compiles in-loop nibble unpacking poorly (spills, unfolded offsets), while the
  * dequantization costs ~6 vector ops per 8 weights once per row block.
  */
-export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32, panel: usize): void {
+export function gemm_w4a16(x: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32, panel: usize): void {
   const lda = <usize>K * 4;
   const ng = K / G;
   const chunks = G >> 3;
@@ -598,11 +598,11 @@ export function gemmW4A16(x: usize, packed: usize, out: usize, M: i32, N: i32, K
 }
 
 /**
- * Scalar twin of gemmW4A16 on the file layout (wq u8 (N, K/2), sw f32 (N, K/G), bias f32 (N) or 0), the simd
+ * Scalar twin of gemm_w4a16 on the file layout (wq u8 (N, K/2), sw f32 (N, K/G), bias f32 (N) or 0), the simd
  * build's order: w = f32(q)·sw; acc[k mod 4] = acc[k mod 4] + x·w for k ascending; out = ((acc0 + acc2) +
  * (acc1 + acc3)) + bias (hsum4's order).
  */
-export function gemmW4A16_ref(x: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
+export function gemm_w4a16_ref(x: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const ng = K / G;
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {

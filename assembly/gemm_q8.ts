@@ -11,32 +11,32 @@
 //
 // Packed buffer, per panel p (columns 8p .. 8p+7, zero-padded past N):
 //   sw f32[8] | bias f32[8] | Kp/2 × (2 × v128) weights          Kp = K rounded up to a multiple of 8
-// Activations: i16 (M, Kp), columns K.. zero (quantizeActRows with qBytes = 2, ldq = q8KPad(K)).
+// Activations: i16 (M, Kp), columns K.. zero (quantize_act_rows with qBytes = 2, ldq = q8_kpad(K)).
 
 export const Q8_NR: i32 = 8;
 const Q8_MR: i32 = 4;
 
 /** Row stride (elements) of the i16 activation matrix the int8 GEMM reads. */
-export function q8KPad(K: i32): i32 {
+export function q8_kpad(K: i32): i32 {
   return (K + 7) & ~7;
 }
 
 /** Bytes of the packed weight buffer for an (N, K) int8 weight. */
-export function q8PackedBytes(N: i32, K: i32): usize {
+export function gemm_q8_packed_bytes(N: i32, K: i32): usize {
   const panels = <usize>((N + Q8_NR - 1) / Q8_NR);
-  return panels * (64 + <usize>q8KPad(K) * 16);
+  return panels * (64 + <usize>q8_kpad(K) * 16);
 }
 
 /** Bytes of the i16 activation scratch for M rows of K: (M, Kp) i16. Scales need M·4 more bytes. */
-export function q8ActBytes(M: i32, K: i32): usize {
-  return <usize>M * <usize>q8KPad(K) * 2;
+export function gemm_q8_act_bytes(M: i32, K: i32): usize {
+  return <usize>M * <usize>q8_kpad(K) * 2;
 }
 
 // --- packing ---------------------------------------------------------------------------------------
 
-/** dst (q8PackedBytes) ← wq i8 (N, K), sw f32 (N), bias f32 (N) or 0 for none. */
-export function packQ8(wq: usize, sw: usize, bias: usize, N: i32, K: i32, dst: usize): void {
-  const Kp = q8KPad(K);
+/** dst (gemm_q8_packed_bytes) ← wq i8 (N, K), sw f32 (N), bias f32 (N) or 0 for none. */
+export function gemm_q8_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, dst: usize): void {
+  const Kp = q8_kpad(K);
   const panels = (N + Q8_NR - 1) / Q8_NR;
   let p = dst;
   for (let pi = 0; pi < panels; pi++) {
@@ -83,11 +83,11 @@ const tail = memory.data(32); // 8 f32 staging for a partial panel's outputs
 }
 
 /**
- * gemmQ8_i16x8: out (M, N) f32 = a (M, Kp) i16 · W (N, K)ᵀ int8 dequantized, W pre-packed by packQ8.
+ * gemm_q8: out (M, N) f32 = a (M, Kp) i16 · W (N, K)ᵀ int8 dequantized, W pre-packed by gemm_q8_pack.
  * sa f32 (M) activation scales. Register tile 4 rows × 8 columns (8 i32x4 accumulators).
  */
-export function gemmQ8(a: usize, sa: usize, packed: usize, out: usize, M: i32, N: i32, K: i32): void {
-  const Kp = q8KPad(K);
+export function gemm_q8(a: usize, sa: usize, packed: usize, out: usize, M: i32, N: i32, K: i32): void {
+  const Kp = q8_kpad(K);
   const lda = <usize>Kp * 2;
   const panels = (N + Q8_NR - 1) / Q8_NR;
   const panelBytes: usize = <usize>Kp * 16 + 64;
@@ -149,7 +149,7 @@ export function gemmQ8(a: usize, sa: usize, packed: usize, out: usize, M: i32, N
  * Scalar twin on unpacked operands: out (M, N) = ((f32(a (M,K) i8 · wq (N,K)ᵀ i8) · sw[n]) · sa[m]) + bias[n].
  * bias = 0: none.
  */
-export function gemmQ8_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32): void {
+export function gemm_q8_ref(a: usize, sa: usize, wq: usize, sw: usize, bias: usize, out: usize, M: i32, N: i32, K: i32): void {
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
       let acc = 0;

@@ -1,12 +1,12 @@
 // The exported ABI of the vitguard kernels: pointers (byte offsets into linear memory) and sizes.
-// The engine (sdk/engine) owns memory: everything above heapBase() is the engine's to plan.
+// The engine (sdk/engine) owns memory: everything above heap_base() is the engine's to plan.
 
-export function heapBase(): usize {
+export function heap_base(): usize {
   return __heap_base;
 }
 
 /** 1 when this binary was built with relaxed SIMD. */
-export function hasRelaxedSimd(): i32 {
+export function has_relaxed_simd(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
 

@@ -15,7 +15,7 @@
  * sums i32 (M, K/G): Σ q over each run of G columns (for the bias correction of the int4 kernels); sums = 0 skips.
  * G must divide K and be a multiple of 16 when sums is used (the int4 groups are 32, 64, 128). Inputs must be finite.
  */
-export function quantizeActRows(
+export function quantize_act_rows(
   x: usize, M: i32, K: i32, qmax: i32, staticScale: f32,
   q: usize, qBytes: i32, ldq: i32, scales: usize, sums: usize, G: i32,
 ): void {
@@ -96,8 +96,8 @@ const MAGIC_BITS: i32 = 0x4b400000;
   return i32x4.sub(f32x4.add(y, f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS));
 }
 
-/** Scalar twin of quantizeActRows (same arguments, same results). */
-export function quantizeActRows_ref(
+/** Scalar twin of quantize_act_rows (same arguments, same results). */
+export function quantize_act_rows_ref(
   x: usize, M: i32, K: i32, qmax: i32, staticScale: f32,
   q: usize, qBytes: i32, ldq: i32, scales: usize, sums: usize, G: i32,
 ): void {
@@ -132,7 +132,7 @@ export function quantizeActRows_ref(
 // --- fake quantization (simulated low-bit activations for sweeps) ---------------------------------
 
 /** x (M, K) f32, in place: x ← q · s with per-row s = maxabs/qmax, qmax = 2^(bits-1) - 1 (bits 2..8). */
-export function fakeQuantActRows(x: usize, M: i32, K: i32, bits: i32): void {
+export function fake_quant_act_rows(x: usize, M: i32, K: i32, bits: i32): void {
   const fq = <f32>((1 << (bits - 1)) - 1);
   const vmax = f32x4.splat(fq);
   const vmin = f32x4.splat(-fq);
@@ -159,8 +159,8 @@ export function fakeQuantActRows(x: usize, M: i32, K: i32, bits: i32): void {
   }
 }
 
-/** Scalar twin of fakeQuantActRows. */
-export function fakeQuantActRows_ref(x: usize, M: i32, K: i32, bits: i32): void {
+/** Scalar twin of fake_quant_act_rows. */
+export function fake_quant_act_rows_ref(x: usize, M: i32, K: i32, bits: i32): void {
   const fq = <f32>((1 << (bits - 1)) - 1);
   for (let m = 0; m < M; m++) {
     const xr = x + <usize>m * <usize>K * 4;

@@ -136,8 +136,8 @@ export async function loadWasmModule(build: WasmBuild, source?: WasmSource): Pro
 
 export interface Kernels {
   memory: WebAssembly.Memory;
-  heapBase(): number;
-  hasRelaxedSimd(): number;
+  heap_base(): number;
+  has_relaxed_simd(): number;
   copy_f32(dst: number, src: number, n: number): void;
   fill_f32(dst: number, value: number, n: number): void;
   add_f32(dst: number, a: number, b: number, n: number): void;
@@ -179,7 +179,7 @@ export class WasmHeap {
   /** limit: the most bytes of linear memory this heap may grow to; an allocation past it fails with E_MODEL_TOO_LARGE. */
   constructor(kernels: Kernels, readonly limit = Infinity) {
     this.k = kernels as Kernels & Record<string, unknown>;
-    this.top = (kernels.heapBase() + 63) & ~63;
+    this.top = (kernels.heap_base() + 63) & ~63;
     this.buffer = kernels.memory.buffer;
     this.f32view = new Float32Array(this.buffer);
     this.u8view = new Uint8Array(this.buffer);

@@ -1,16 +1,16 @@
 // Quantized linear layers for the engine (sdk/engine/linear.ts): one LinearKind per weight format, registered for
 // the schemes w8a8, w4a8, w4a16, w4a4 and the simulated `sim`. Layers the scheme does not list stay f32.
 //
-//   w8a8   x f32 (rows, K) → quantizeActRows (i16, per row or static scale) → gemmQ8 (i16-resident int8 panels)
-//   w4a8   int4Memory 'compact': x → quantizeActRows (i8 on relaxed / i16 on simd, + group sums) → gemmQ4 (int4
-//          nibble panels, unpacked in registers); 'fast': int4 expanded once to i16 panels → quantizeActRows (i16)
-//          → gemmQ4I16. 'auto' (default): fast on the simd build, compact on the relaxed build.
+//   w8a8   x f32 (rows, K) → quantize_act_rows (i16, per row or static scale) → gemm_q8 (i16-resident int8 panels)
+//   w4a8   int4Memory 'compact': x → quantize_act_rows (i8 on relaxed / i16 on simd, + group sums) → gemm_q4 (int4
+//          nibble panels, unpacked in registers); 'fast': int4 expanded once to i16 panels → quantize_act_rows (i16)
+//          → gemm_q4i16. 'auto' (default): fast on the simd build, compact on the relaxed build.
 //   w4a4   as w4a8 with activations in [-7, 7]
 //   int8 edges  the patch embedding / head(s) of an int4 scheme listed in `int8Layers` (Q8_PC): w8a8 with dynamic
 //          per-token activations, whatever the scheme's activation setting
-//   w4a16  x f32 → gemmW4A16 (int4 nibble panels; each 4-column panel dequantized into a 16·(K+1)-byte f32 scratch
+//   w4a16  x f32 → gemm_w4a16 (int4 nibble panels; each 4-column panel dequantized into a 16·(K+1)-byte f32 scratch
 //          per row block, then gemm_f32's 2×4 dot tile)
-//   sim    f32 weights already fake-quantized by simulateModel; x is copied, fakeQuantActRows'd, then gemm_f32
+//   sim    f32 weights already fake-quantized by simulateModel; x is copied, fake_quant_act_rows'd, then gemm_f32
 // One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
 
 import { VitguardError } from '../errors.js';
@@ -22,24 +22,24 @@ import { readQ4, readQ8, type QuantScheme } from './formats.js';
 
 /** The integer-kernel exports of the wasm build (assembly/quant.ts, gemm_q8.ts, gemm_q4.ts). */
 export interface QuantKernels {
-  quantizeActRows(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
-  fakeQuantActRows(x: number, M: number, K: number, bits: number): void;
-  q8KPad(K: number): number;
-  q8PackedBytes(N: number, K: number): number;
-  q8ActBytes(M: number, K: number): number;
-  packQ8(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
-  gemmQ8(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number): void;
-  q4IntLayout(): number;
-  q4ActElemBytes(): number;
-  q4PackedBytes(N: number, K: number, G: number): number;
-  q4ActBytes(M: number, K: number, G: number): number;
-  packQ4(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
-  gemmQ4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
-  gemmW4A16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number, panel: number): void;
-  w4a16PanelBytes(K: number): number;
-  q4i16PackedBytes(N: number, K: number, G: number): number;
-  packQ4I16(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
-  gemmQ4I16(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  quantize_act_rows(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
+  fake_quant_act_rows(x: number, M: number, K: number, bits: number): void;
+  q8_kpad(K: number): number;
+  gemm_q8_packed_bytes(N: number, K: number): number;
+  gemm_q8_act_bytes(M: number, K: number): number;
+  gemm_q8_pack(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
+  gemm_q8(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number): void;
+  q4_int_layout(): number;
+  q4_act_elem_bytes(): number;
+  gemm_q4_packed_bytes(N: number, K: number, G: number): number;
+  gemm_q4_act_bytes(M: number, K: number, G: number): number;
+  gemm_q4_pack(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
+  gemm_q4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemm_w4a16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number, panel: number): void;
+  gemm_w4a16_panel_bytes(K: number): number;
+  gemm_q4i16_packed_bytes(N: number, K: number, G: number): number;
+  gemm_q4i16_pack(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
+  gemm_q4i16(a: number, sa: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
   Q4_LAYOUT_F: WebAssembly.Global;
   copy_f32(dst: number, src: number, n: number): void;
   gemm_f32(out: number, inp: number, packed: number, M: number, N: number, K: number, lda: number, ldc: number): void;
@@ -47,8 +47,8 @@ export interface QuantKernels {
 
 function quantKernels(wasm: WasmInstance): QuantKernels {
   const k = wasm.kernels as unknown as QuantKernels & Record<string, unknown>;
-  if (typeof k.gemmQ8 !== 'function' || typeof k.gemmQ4 !== 'function') {
-    throw new VitguardError('E_WASM', 'this wasm build has no integer kernels (gemmQ8/gemmQ4): rebuild it with `npm run build:wasm`');
+  if (typeof k.gemm_q8 !== 'function' || typeof k.gemm_q4 !== 'function') {
+    throw new VitguardError('E_WASM', 'this wasm build has no integer kernels (gemm_q8/gemm_q4): rebuild it with `npm run build:wasm`');
   }
   return k;
 }
@@ -67,7 +67,7 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64;
 /**
  * Regions of the per-instance scratch, from `base`: q = quantized activations (rows, Kpad) i16, or the simulated
  * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel = the w4a16
- * kernel's dequantized 4-column panel, panelBytes = w4a16PanelBytes(K) (the kernel says how much it writes).
+ * kernel's dequantized 4-column panel, panelBytes = gemm_w4a16_panel_bytes(K) (the kernel says how much it writes).
  */
 function layout(base: number, rows: number, K: number, panelBytes: number): ScratchLayout {
   const q = base;
@@ -85,7 +85,7 @@ function scratch(ctx: LinearBuildContext): ScratchLayout {
   let s = scratchOf.get(ctx.wasm);
   if (!s) {
     const K = maxInFeatures(ctx.meta.config);
-    const panelBytes = quantKernels(ctx.wasm).w4a16PanelBytes(K);
+    const panelBytes = quantKernels(ctx.wasm).gemm_w4a16_panel_bytes(K);
     const size = layout(0, ctx.maxRows, K, panelBytes).bytes;
     s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K, panelBytes);
     scratchOf.set(ctx.wasm, s);
@@ -138,21 +138,21 @@ class Q8Linear implements Linear {
     this.actScale = staticScale(spec, scheme, ctx.tensors);
     const w = readQ8(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
     const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
-    this.bytes = k.q8PackedBytes(N, K);
+    this.bytes = k.gemm_q8_packed_bytes(N, K);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
     const pq = heap.alloc(N * K);
     heap.u8(pq, N * K).set(new Uint8Array(w.q.buffer, w.q.byteOffset, N * K));
     const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
-    k.packQ8(pq, ps, pb, N, K, this.packed);
+    k.gemm_q8_pack(pq, ps, pb, N, K, this.packed);
     heap.release(mark);
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
     const { inFeatures: K, outFeatures: N } = this.spec;
     const { q, scales } = this.s;
-    this.k.quantizeActRows(inPtr, rows, K, 127, this.actScale, q, 2, this.k.q8KPad(K), scales, 0, 0);
-    this.k.gemmQ8(q, scales, this.packed, outPtr, rows, N, K);
+    this.k.quantize_act_rows(inPtr, rows, K, 127, this.actScale, q, 2, this.k.q8_kpad(K), scales, 0, 0);
+    this.k.gemm_q8(q, scales, this.packed, outPtr, rows, N, K);
   }
 }
 
@@ -168,7 +168,7 @@ class Q4Linear implements Linear {
   private readonly actQmax: number; // 127 (a8), 7 (a4), 0 = f32 activations (w4a16)
   private readonly actScale: number;
   private readonly tokens: number; // tokens per image
-  /** 'fast': i16-resident panels read by gemmQ4I16; 'compact': nibble panels read by gemmQ4 / gemmW4A16. */
+  /** 'fast': i16-resident panels read by gemm_q4i16; 'compact': nibble panels read by gemm_q4 / gemm_w4a16. */
   readonly memory: 'compact' | 'fast';
 
   /**
@@ -192,17 +192,17 @@ class Q4Linear implements Linear {
     this.G = w.G;
     const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
     this.memory = this.actQmax ? resolveInt4Memory(ctx.int4Memory, ctx.wasm.build) : 'compact';
-    this.bytes = this.memory === 'fast' ? k.q4i16PackedBytes(N, K, this.G) : k.q4PackedBytes(N, K, this.G);
+    this.bytes = this.memory === 'fast' ? k.gemm_q4i16_packed_bytes(N, K, this.G) : k.gemm_q4_packed_bytes(N, K, this.G);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
     const pq = heap.alloc(w.q.byteLength);
     heap.u8(pq, w.q.byteLength).set(w.q);
     const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
     if (this.memory === 'fast') {
-      k.packQ4I16(pq, ps, pb, N, K, this.G, this.packed);
+      k.gemm_q4i16_pack(pq, ps, pb, N, K, this.G, this.packed);
     } else {
-      const layout = this.actQmax ? k.q4IntLayout() : (k.Q4_LAYOUT_F.value as number);
-      k.packQ4(pq, ps, pb, N, K, this.G, layout, this.packed);
+      const layout = this.actQmax ? k.q4_int_layout() : (k.Q4_LAYOUT_F.value as number);
+      k.gemm_q4_pack(pq, ps, pb, N, K, this.G, layout, this.packed);
     }
     heap.release(mark);
   }
@@ -210,25 +210,25 @@ class Q4Linear implements Linear {
   run(inPtr: number, outPtr: number, rows: number): void {
     const { inFeatures: K, outFeatures: N } = this.spec;
     if (!this.actQmax) {
-      this.k.gemmW4A16(inPtr, this.packed, outPtr, rows, N, K, this.G, this.s.panel);
+      this.k.gemm_w4a16(inPtr, this.packed, outPtr, rows, N, K, this.G, this.s.panel);
       return;
     }
     const { q, scales, sums } = this.s;
     const fast = this.memory === 'fast';
-    const eb = fast ? 2 : this.k.q4ActElemBytes(); // bytes per quantized activation
+    const eb = fast ? 2 : this.k.q4_act_elem_bytes(); // bytes per quantized activation
     const G = fast ? 0 : this.G; // group sums only for the compact kernel
     const sumPtr = fast ? 0 : sums;
-    this.k.quantizeActRows(inPtr, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sumPtr, G);
+    this.k.quantize_act_rows(inPtr, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sumPtr, G);
     if (this.a8Tokens) {
       const T = this.tokens;
       if (rows % T !== 0) throw new VitguardError('E_SCHEME', `${this.spec.name}: ${rows} rows are not whole images of ${T} tokens`);
       const sumStride = fast ? 0 : (K / this.G) * 4;
       for (let r = 0; r < rows; r += T) {
-        this.k.quantizeActRows(inPtr + r * K * 4, this.a8Tokens, K, 127, 0, q + r * K * eb, eb, K, scales + r * 4, sumPtr && sumPtr + r * sumStride, G);
+        this.k.quantize_act_rows(inPtr + r * K * 4, this.a8Tokens, K, 127, 0, q + r * K * eb, eb, K, scales + r * 4, sumPtr && sumPtr + r * sumStride, G);
       }
     }
-    if (fast) this.k.gemmQ4I16(q, scales, this.packed, outPtr, rows, N, K, this.G);
-    else this.k.gemmQ4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
+    if (fast) this.k.gemm_q4i16(q, scales, this.packed, outPtr, rows, N, K, this.G);
+    else this.k.gemm_q4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
   }
 }
 
@@ -259,7 +259,7 @@ class SimLinear implements Linear {
   run(inPtr: number, outPtr: number, rows: number): void {
     const K = this.spec.inFeatures;
     this.k.copy_f32(this.copy, inPtr, rows * K);
-    this.k.fakeQuantActRows(this.copy, rows, K, this.bits);
+    this.k.fake_quant_act_rows(this.copy, rows, K, this.bits);
     this.inner.run(this.copy, outPtr, rows);
   }
 }

@@ -199,7 +199,7 @@ export interface SimulateOptions {
 
 /**
  * simulateModel: an f32 model whose quantizable weights are fake-quantized; scheme `sim` tells the engine to
- * fake-quantize each such layer's input per token to actBits (assembly/quant.ts fakeQuantActRows).
+ * fake-quantize each such layer's input per token to actBits (assembly/quant.ts fake_quant_act_rows).
  */
 export function simulateModel(model: ModelFile, opts: SimulateOptions): ModelFile {
   if (model.meta.scheme.name !== 'fp32') schemeError(`model is already quantized (${model.meta.scheme.name}); simulate on the fp32 model`);

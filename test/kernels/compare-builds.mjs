@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 
 const load = (b) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(`../../build/vitguard.${b}.wasm`, import.meta.url))), {}).exports;
 const builds = { simd: load('simd'), relaxed: load('relaxed') };
-if (builds.relaxed.hasRelaxedSimd() !== 1 || builds.simd.hasRelaxedSimd() !== 0) throw new Error('build flags wrong');
+if (builds.relaxed.has_relaxed_simd() !== 1 || builds.simd.has_relaxed_simd() !== 0) throw new Error('build flags wrong');
 
 function rng(seed) {
   let a = seed >>> 0;
@@ -20,7 +20,7 @@ function rng(seed) {
 
 // Each case allocates the same buffers in both instances, fills inputs, runs, and returns the output floats.
 function run(k, inputs, outLen, call) {
-  let top = (k.heapBase() + 63) & ~63;
+  let top = (k.heap_base() + 63) & ~63;
   const alloc = (n) => {
     const p = top;
     top = (top + n * 4 + 63 + 16) & ~63;

@@ -1,6 +1,6 @@
 // Child process of kernels.test.ts: runs the kernel battery on one wasm file and prints {digests} as one JSON line.
 //   node --experimental-wasm-relaxed-simd --no-liftoff --import ./test/parity/ts-register.mjs test/quant/kernel-child.ts FILE.wasm [relaxed]
-// `relaxed`: gemmW4A16 is held to w4a16Tolerance against its ref instead of bit equality (relaxed_madd may fuse).
+// `relaxed`: gemm_w4a16 is held to w4a16Tolerance against its ref instead of bit equality (relaxed_madd may fuse).
 // (Node 20 has relaxed SIMD only behind that flag, and its Liftoff tier miscomputes the relaxed dot: FACTS.md.)
 
 import { readFileSync } from 'node:fs';

@@ -40,7 +40,7 @@ describe('integer kernels (simd build, in process)', () => {
     expect(Object.keys(d).length).toBeGreaterThan(80);
   });
 
-  it('gemmQ8 matches the w8a8 formula computed in JS exactly', () => {
+  it('gemm_q8 matches the w8a8 formula computed in JS exactly', () => {
     const [M, N, K] = [5, 9, 33];
     const out = caseQ8(k, M, N, K, 7);
     const x = randomActs(M, K, 7);
@@ -54,7 +54,7 @@ describe('integer kernels (simd build, in process)', () => {
     }
   });
 
-  it('gemmQ4 (w4a8 and w4a4) matches the per-group formula in JS exactly', () => {
+  it('gemm_q4 (w4a8 and w4a4) matches the per-group formula in JS exactly', () => {
     for (const [qmax, G] of [[127, 32], [7, 64]]) {
       const [M, N, K] = [3, 6, 128];
       const out = caseQ4(k, M, N, K, G, 11, qmax);
@@ -74,7 +74,7 @@ describe('integer kernels (simd build, in process)', () => {
     }
   });
 
-  it('gemmW4A16 matches dequantized weights in JS exactly (4 lane sums by k mod 4, hsum4 order)', () => {
+  it('gemm_w4a16 matches dequantized weights in JS exactly (4 lane sums by k mod 4, hsum4 order)', () => {
     const [M, N, K, G] = [6, 5, 64, 32];
     const out = caseW4A16(k, M, N, K, G, 21);
     const x = randomActs(M, K, 21);
@@ -90,7 +90,7 @@ describe('integer kernels (simd build, in process)', () => {
     }
   });
 
-  it('gemmW4A16 is close to the f32 product with the dequantized weights (relative error < 1e-5)', () => {
+  it('gemm_w4a16 is close to the f32 product with the dequantized weights (relative error < 1e-5)', () => {
     const [M, N, K, G] = [9, 13, 768, 64];
     const out = caseW4A16(k, M, N, K, G, 41);
     const x = randomActs(M, K, 41);
@@ -126,7 +126,7 @@ describe('integer kernels (simd build, in process)', () => {
     k.reset();
     const x = new Float32Array([0.5, -3, 1, 10]);
     const px = k.put(x), pq = k.alloc(8), ps = k.alloc(4);
-    k.ex.quantizeActRows(px, 1, 4, 127, 0.02, pq, 1, 4, ps, 0, 0);
+    k.ex.quantize_act_rows(px, 1, 4, 127, 0.02, pq, 1, 4, ps, 0, 0);
     expect(Array.from(k.i8(pq, 4))).toEqual([25, -127, 50, 127]);
     expect(k.f32(ps, 1)[0]).toBe(f(0.02));
   });

@@ -8,12 +8,12 @@ import type { QuantKernels } from '../../sdk/quant/linear.js';
 /** The SDK's view of the integer kernels plus the scalar `_ref` twins the tests compare against. */
 export interface QuantExports extends QuantKernels {
   memory: WebAssembly.Memory;
-  quantizeActRows_ref(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
-  fakeQuantActRows_ref(x: number, M: number, K: number, bits: number): void;
-  gemmQ8_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number): void;
-  gemmQ4_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
-  gemmQ4I16_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
-  gemmW4A16_ref(x: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
+  quantize_act_rows_ref(x: number, M: number, K: number, qmax: number, staticScale: number, q: number, qBytes: number, ldq: number, scales: number, sums: number, G: number): void;
+  fake_quant_act_rows_ref(x: number, M: number, K: number, bits: number): void;
+  gemm_q8_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number): void;
+  gemm_q4_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemm_q4i16_ref(a: number, sa: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
+  gemm_w4a16_ref(x: number, wq: number, sw: number, bias: number, out: number, M: number, N: number, K: number, G: number): void;
 }
 
 /** A wasm instance with a bump allocator over its memory (tests only; the engine plans memory itself). */
@@ -21,7 +21,7 @@ export class Kernels {
   readonly ex: QuantExports;
   private top = 1 << 16;
   /**
-   * gemmW4A16 == gemmW4A16_ref bit for bit (the simd build); false on the relaxed build, whose relaxed_madd may fuse:
+   * gemm_w4a16 == gemm_w4a16_ref bit for bit (the simd build); false on the relaxed build, whose relaxed_madd may fuse:
    * there it is held to w4a16Tolerance instead.
    */
   exactW4A16 = true;
@@ -93,7 +93,7 @@ function sameBits(a: Float32Array | Int32Array | Int8Array | Int16Array, b: type
 
 // --- one case per kernel ------------------------------------------------------------------------------
 
-/** w8a8 at (M, N, K): quantize (fast, i16 padded) + gemmQ8 against quantize_ref (i8) + gemmQ8_ref. */
+/** w8a8 at (M, N, K): quantize (fast, i16 padded) + gemm_q8 against quantize_ref (i8) + gemm_q8_ref. */
 export function caseQ8(k: Kernels, M: number, N: number, K: number, seed: number, w?: Q8Weight): Float32Array {
   k.reset();
   const ex = k.ex;
@@ -101,11 +101,11 @@ export function caseQ8(k: Kernels, M: number, N: number, K: number, seed: number
   const wq = w ?? quantizeQ8(randomWeights(N, K, seed + 1), N, K);
   const bias = randomBias(N, seed + 2);
   const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
-  const Kp = ex.q8KPad(K);
-  const pa = k.alloc(ex.q8ActBytes(M, K)), psa = k.alloc(4 * M);
+  const Kp = ex.q8_kpad(K);
+  const pa = k.alloc(ex.gemm_q8_act_bytes(M, K)), psa = k.alloc(4 * M);
   const pa_r = k.alloc(M * K), psa_r = k.alloc(4 * M);
-  ex.quantizeActRows(px, M, K, 127, 0, pa, 2, Kp, psa, 0, 0);
-  ex.quantizeActRows_ref(px, M, K, 127, 0, pa_r, 1, K, psa_r, 0, 0);
+  ex.quantize_act_rows(px, M, K, 127, 0, pa, 2, Kp, psa, 0, 0);
+  ex.quantize_act_rows_ref(px, M, K, 127, 0, pa_r, 1, K, psa_r, 0, 0);
   sameBits(k.f32(psa, M), k.f32(psa_r, M), `q8 act scales ${M}x${K}`);
   const a16 = k.i16(pa, M * Kp);
   const a8 = k.i8(pa_r, M * K);
@@ -113,17 +113,17 @@ export function caseQ8(k: Kernels, M: number, N: number, K: number, seed: number
     const want = j < K ? a8[m * K + j] : 0;
     if (a16[m * Kp + j] !== want) throw new Error(`q8 act (${m},${j}): ${a16[m * Kp + j]} vs ${want}`);
   }
-  const pp = k.alloc(ex.q8PackedBytes(N, K));
-  ex.packQ8(pw, ps, pb, N, K, pp);
+  const pp = k.alloc(ex.gemm_q8_packed_bytes(N, K));
+  ex.gemm_q8_pack(pw, ps, pb, N, K, pp);
   const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
-  ex.gemmQ8(pa, psa, pp, po, M, N, K);
-  ex.gemmQ8_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K);
+  ex.gemm_q8(pa, psa, pp, po, M, N, K);
+  ex.gemm_q8_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K);
   const out = k.f32(po, M * N);
-  sameBits(out, k.f32(po_r, M * N), `gemmQ8 ${M}x${N}x${K}`);
+  sameBits(out, k.f32(po_r, M * N), `gemm_q8 ${M}x${N}x${K}`);
   return out;
 }
 
-/** w4a8 / w4a4 at (M, N, K, G): this build's activation layout + gemmQ4 against the i8 refs. */
+/** w4a8 / w4a4 at (M, N, K, G): this build's activation layout + gemm_q4 against the i8 refs. */
 export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, seed: number, qmax = 127, w?: Q4Weight, acts?: Float32Array): Float32Array {
   k.reset();
   const ex = k.ex;
@@ -131,24 +131,24 @@ export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, s
   const wq = w ?? quantizeQ4(randomWeights(N, K, seed + 1), N, K, G);
   const bias = randomBias(N, seed + 2);
   const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
-  const eb = ex.q4ActElemBytes();
+  const eb = ex.q4_act_elem_bytes();
   const ng = K / G;
   const pa = k.alloc(M * K * eb), psa = k.alloc(4 * M), psum = k.alloc(4 * M * ng);
   const pa_r = k.alloc(M * K), psa_r = k.alloc(4 * M), psum_r = k.alloc(4 * M * ng);
-  ex.quantizeActRows(px, M, K, qmax, 0, pa, eb, K, psa, psum, G);
-  ex.quantizeActRows_ref(px, M, K, qmax, 0, pa_r, 1, K, psa_r, psum_r, G);
+  ex.quantize_act_rows(px, M, K, qmax, 0, pa, eb, K, psa, psum, G);
+  ex.quantize_act_rows_ref(px, M, K, qmax, 0, pa_r, 1, K, psa_r, psum_r, G);
   sameBits(k.i32(psum, M * ng), k.i32(psum_r, M * ng), `q4 act group sums ${M}x${K}/${G}`);
-  const pp = k.alloc(ex.q4PackedBytes(N, K, G));
-  ex.packQ4(pw, ps, pb, N, K, G, ex.q4IntLayout(), pp);
+  const pp = k.alloc(ex.gemm_q4_packed_bytes(N, K, G));
+  ex.gemm_q4_pack(pw, ps, pb, N, K, G, ex.q4_int_layout(), pp);
   const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
-  ex.gemmQ4(pa, psa, psum, pp, po, M, N, K, G);
-  ex.gemmQ4_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K, G);
+  ex.gemm_q4(pa, psa, psum, pp, po, M, N, K, G);
+  ex.gemm_q4_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K, G);
   const out = k.f32(po, M * N);
-  sameBits(out, k.f32(po_r, M * N), `gemmQ4 ${M}x${N}x${K} G${G} qmax ${qmax}`);
+  sameBits(out, k.f32(po_r, M * N), `gemm_q4 ${M}x${N}x${K} G${G} qmax ${qmax}`);
   return out;
 }
 
-/** w4a8 with i16-resident weights (gemmQ4I16, the `int4Memory: 'fast'` path) against gemmQ4I16_ref and gemmQ4_ref. */
+/** w4a8 with i16-resident weights (gemm_q4i16, the `int4Memory: 'fast'` path) against gemm_q4i16_ref and gemm_q4_ref. */
 export function caseQ4I16(k: Kernels, M: number, N: number, K: number, G: number, seed: number, w?: Q4Weight, acts?: Float32Array): Float32Array {
   k.reset();
   const ex = k.ex;
@@ -158,17 +158,17 @@ export function caseQ4I16(k: Kernels, M: number, N: number, K: number, G: number
   const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
   const pa = k.alloc(M * K * 2), psa = k.alloc(4 * M);
   const pa8 = k.alloc(M * K), psa8 = k.alloc(4 * M);
-  ex.quantizeActRows(px, M, K, 127, 0, pa, 2, K, psa, 0, 0);
-  ex.quantizeActRows_ref(px, M, K, 127, 0, pa8, 1, K, psa8, 0, 0);
-  const pp = k.alloc(ex.q4i16PackedBytes(N, K, G));
-  ex.packQ4I16(pw, ps, pb, N, K, G, pp);
+  ex.quantize_act_rows(px, M, K, 127, 0, pa, 2, K, psa, 0, 0);
+  ex.quantize_act_rows_ref(px, M, K, 127, 0, pa8, 1, K, psa8, 0, 0);
+  const pp = k.alloc(ex.gemm_q4i16_packed_bytes(N, K, G));
+  ex.gemm_q4i16_pack(pw, ps, pb, N, K, G, pp);
   const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N), po_8 = k.alloc(4 * M * N);
-  ex.gemmQ4I16(pa, psa, pp, po, M, N, K, G);
-  ex.gemmQ4I16_ref(pa, psa, pw, ps, pb, po_r, M, N, K, G);
-  ex.gemmQ4_ref(pa8, psa8, pw, ps, pb, po_8, M, N, K, G);
+  ex.gemm_q4i16(pa, psa, pp, po, M, N, K, G);
+  ex.gemm_q4i16_ref(pa, psa, pw, ps, pb, po_r, M, N, K, G);
+  ex.gemm_q4_ref(pa8, psa8, pw, ps, pb, po_8, M, N, K, G);
   const out = k.f32(po, M * N);
-  sameBits(out, k.f32(po_r, M * N), `gemmQ4I16 ${M}x${N}x${K} G${G}`);
-  sameBits(out, k.f32(po_8, M * N), `gemmQ4I16 vs gemmQ4_ref ${M}x${N}x${K} G${G}`);
+  sameBits(out, k.f32(po_r, M * N), `gemm_q4i16 ${M}x${N}x${K} G${G}`);
+  sameBits(out, k.f32(po_8, M * N), `gemm_q4i16 vs gemm_q4_ref ${M}x${N}x${K} G${G}`);
   return out;
 }
 
@@ -185,7 +185,7 @@ export function extremeQ4(M: number, N: number, K: number, G: number): { w: Q4We
 }
 
 /**
- * Worst-case bound on |gemmW4A16 − gemmW4A16_ref| when only the rounding of each multiply-add differs (relaxed_madd
+ * Worst-case bound on |gemm_w4a16 − gemm_w4a16_ref| when only the rounding of each multiply-add differs (relaxed_madd
  * fused or not) and the summation order is the same: each of the ≤ K/4 + 2 roundings on the way to out[m,n] is at
  * most 2^-24 relative to a partial sum bounded by Σ_k |x·w| + |b|, so |Δ| ≤ (K/4 + 2) · 2^-23 · (Σ_k |x·w| + |b|).
  * One wrong weight or activation (an error ≈ |x·w| ≈ Σ/K) is far above it at every K tested.
@@ -202,15 +202,15 @@ export function caseW4A16(k: Kernels, M: number, N: number, K: number, G: number
   const wq = quantizeQ4(randomWeights(N, K, seed + 1), N, K, G);
   const bias = randomBias(N, seed + 2);
   const px = k.put(x), pw = k.put(wq.q), ps = k.put(wq.scale), pb = k.put(bias);
-  const pp = k.alloc(ex.q4PackedBytes(N, K, G));
-  ex.packQ4(pw, ps, pb, N, K, G, ex.Q4_LAYOUT_F.value as number, pp);
+  const pp = k.alloc(ex.gemm_q4_packed_bytes(N, K, G));
+  ex.gemm_q4_pack(pw, ps, pb, N, K, G, ex.Q4_LAYOUT_F.value as number, pp);
   const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
-  ex.gemmW4A16(px, pp, po, M, N, K, G, k.alloc(ex.w4a16PanelBytes(K)));
-  ex.gemmW4A16_ref(px, pw, ps, pb, po_r, M, N, K, G);
+  ex.gemm_w4a16(px, pp, po, M, N, K, G, k.alloc(ex.gemm_w4a16_panel_bytes(K)));
+  ex.gemm_w4a16_ref(px, pw, ps, pb, po_r, M, N, K, G);
   const out = k.f32(po, M * N);
   const ref = k.f32(po_r, M * N);
   if (k.exactW4A16) {
-    sameBits(out, ref, `gemmW4A16 ${M}x${N}x${K} G${G}`);
+    sameBits(out, ref, `gemm_w4a16 ${M}x${N}x${K} G${G}`);
     return out;
   }
   const ng = K / G;
@@ -219,7 +219,7 @@ export function caseW4A16(k: Kernels, M: number, N: number, K: number, G: number
     for (let j = 0; j < K; j++) abs += Math.abs(x[m * K + j] * q4Value(wq, n, j) * wq.scale[n * ng + Math.floor(j / G)]);
     const d = Math.abs(out[m * N + n] - ref[m * N + n]);
     if (!(d <= w4a16Tolerance(abs, K))) {
-      throw new Error(`gemmW4A16 ${M}x${N}x${K} G${G} (${m},${n}): ${out[m * N + n]} vs ref ${ref[m * N + n]}, |Δ| ${d} > ${w4a16Tolerance(abs, K)}`);
+      throw new Error(`gemm_w4a16 ${M}x${N}x${K} G${G} (${m},${n}): ${out[m * N + n]} vs ref ${ref[m * N + n]}, |Δ| ${d} > ${w4a16Tolerance(abs, K)}`);
     }
   }
   // Digest of the ref (the same on both builds): the kernel's own bits may differ by the fused rounding.
@@ -230,10 +230,10 @@ export function caseFakeQuant(k: Kernels, M: number, K: number, bits: number, se
   k.reset();
   const x = randomActs(M, K, seed);
   const p = k.put(x), pr = k.put(x);
-  k.ex.fakeQuantActRows(p, M, K, bits);
-  k.ex.fakeQuantActRows_ref(pr, M, K, bits);
+  k.ex.fake_quant_act_rows(p, M, K, bits);
+  k.ex.fake_quant_act_rows_ref(pr, M, K, bits);
   const out = k.f32(p, M * K);
-  sameBits(out, k.f32(pr, M * K), `fakeQuantActRows ${M}x${K} ${bits} bits`);
+  sameBits(out, k.f32(pr, M * K), `fake_quant_act_rows ${M}x${K} ${bits} bits`);
   return out;
 }
 
