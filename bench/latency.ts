@@ -14,18 +14,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VitguardError } from '../sdk/errors.js';
-import { Engine } from '../sdk/engine/index.js';
-import { encodeMeta, readModel, type ModelFile, type ModelMeta } from '../sdk/format/model.js';
-import { writeSafetensors } from '../sdk/format/safetensors.js';
-import { configForArch, defaultPreprocessing, imagenetLabels } from '../sdk/model/arch.js';
-import { gaussian, mulberry32, randomCheckpoint } from '../sdk/model/random.js';
-import { quantizeModel, SCHEMES, type SchemeName } from '../sdk/quant/index.js';
-import { buildVitOnnx, type OnnxLinearScheme } from '../test/oracle/onnx-vit.js';
-import { createOrtSession, initOrtRuntime, ortVersion } from '../test/oracle/ort.js';
+import { benchModel, runGroup as measureGroup, summarize as summarizeLines, type OnnxLinearScheme, type ResultLine, type WasmBuild } from './measure.js';
+
+export { quantile, type ResultLine } from './measure.js';
 
 // --- options ----------------------------------------------------------------------------------------
-
-type WasmBuild = 'simd' | 'relaxed';
 
 interface Options {
   arch: string;
@@ -87,29 +80,7 @@ export function parseArgs(argv: string[]): Options {
   return o;
 }
 
-// --- contestants ------------------------------------------------------------------------------------
-
-interface Contestant {
-  engine: 'vitguard' | 'ort';
-  scheme: string;
-  wasm: WasmBuild;
-  modelBytes: number;
-  loadMs: number;
-  /** One forward of the benchmark image; returns the logits. */
-  run(): Promise<Float32Array>;
-  release(): Promise<void> | void;
-  times: number[];
-  logits?: Float32Array;
-}
-
-/** The model file of one vitguard scheme: the fp32 file itself, or its quantization. */
-function schemeFile(fp32File: Uint8Array, model: ModelFile, scheme: SchemeName): Uint8Array {
-  if (scheme === 'fp32') return fp32File;
-  const q = quantizeModel(model, { scheme });
-  return writeSafetensors(q.tensors, encodeMeta(q.meta));
-}
-
-const now = () => performance.now();
+// --- measuring (bench/measure.ts) -------------------------------------------------------------------
 
 function say(opts: Options, line: string): void {
   // human messages go to stderr so that stdout stays JSON lines under --json
@@ -119,134 +90,13 @@ function say(opts: Options, line: string): void {
 
 /** Runs every contestant available to this process (wasm group `group`) and returns its result lines. */
 async function runGroup(opts: Options, group: WasmBuild): Promise<ResultLine[]> {
-  const config = configForArch(opts.arch);
-  const meta: ModelMeta = {
-    arch: opts.arch,
-    config,
-    labels: imagenetLabels(config.numClasses),
-    preprocessing: defaultPreprocessing(opts.arch),
-    scheme: { name: 'fp32' },
-    extra: {},
-  };
-  const tensors = randomCheckpoint(config, opts.seed);
-  const fp32File = writeSafetensors(tensors, encodeMeta(meta));
-  const model = readModel(fp32File);
-  const randn = gaussian(mulberry32(opts.seed + 1000));
-  const chw = Float32Array.from({ length: config.inChans * config.imgSize * config.imgSize }, () => randn());
-  const dims: [number, number, number] = [config.inChans, config.imgSize, config.imgSize];
-
-  const contestants: Contestant[] = [];
-  const initMs = await initOrtRuntime(1);
-  say(opts, `[${group}] onnxruntime-web ${ortVersion()} wasm runtime instantiated in ${initMs.toFixed(0)} ms`);
-  for (const scheme of opts.ort) {
-    const bytes = buildVitOnnx(tensors, config, { scheme });
-    const t0 = now();
-    const session = await createOrtSession(bytes, dims, { threads: 1 });
-    contestants.push({
-      engine: 'ort', scheme, wasm: 'simd', modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
-      run: async () => (await session.run(chw)).logits,
-      release: () => session.release(),
-    });
-  }
-
-  for (const scheme of opts.schemes) {
-    if (!(SCHEMES as readonly string[]).includes(scheme)) {
-      say(opts, `[${group}] vitguard ${scheme}: unknown scheme (known: ${SCHEMES.join(', ')}), skipped`);
-      continue;
-    }
-    const bytes = schemeFile(fp32File, model, scheme as SchemeName);
-    const t0 = now();
-    const engine = await Engine.create(bytes, { wasm: group });
-    contestants.push({
-      engine: 'vitguard', scheme, wasm: group, modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
-      run: async () => engine.forward(chw).logits,
-      release: () => engine.dispose(),
-    });
-  }
-
-  // warm-up, interleaved (V8 needs 10–15 runs to tier up; FACTS.md)
-  for (let w = 0; w < opts.warmup; w++) for (const c of contestants) c.logits = await c.run();
-  if (opts.warmup === 0) for (const c of contestants) c.logits = await c.run();
-  // timed rounds: every contestant once per round, the order rotating so none always follows the same neighbour
-  for (let r = 0; r < opts.runs; r++) {
-    for (let j = 0; j < contestants.length; j++) {
-      const c = contestants[(r + j) % contestants.length];
-      const t0 = now();
-      await c.run();
-      c.times.push(now() - t0);
-    }
-  }
-  const ref = contestants.find((c) => c.engine === 'ort' && c.scheme === 'fp32')!.logits!;
-  const lines = contestants.map((c) => toLine(opts, c, group, ref));
-  for (const c of contestants) await c.release();
-  return lines;
+  const m = benchModel(opts.arch, opts.seed);
+  return measureGroup(m, group, { schemes: opts.schemes, ort: opts.ort, runs: opts.runs, warmup: opts.warmup }, { say: (l) => say(opts, l) });
 }
 
-// --- results ----------------------------------------------------------------------------------------
-
-export interface ResultLine {
-  engine: 'vitguard' | 'ort';
-  arch: string;
-  scheme: string;
-  wasm: WasmBuild;
-  group: WasmBuild;
-  threads: 1;
-  median_ms: number;
-  p90_ms: number;
-  runs: number;
-  model_bytes: number;
-  load_ms: number;
-  logit_rel_err: number;
-}
-
-export function quantile(sorted: number[], q: number): number {
-  // linear interpolation between closest ranks
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-const round = (v: number, digits = 2) => Number(v.toFixed(digits));
-
-function toLine(opts: Options, c: Contestant, group: WasmBuild, ref: Float32Array): ResultLine {
-  const sorted = [...c.times].sort((a, b) => a - b);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]));
-    diff = Math.max(diff, Math.abs(c.logits![i] - ref[i]));
-  }
-  return {
-    engine: c.engine, arch: opts.arch, scheme: c.scheme, wasm: c.wasm, group, threads: 1,
-    median_ms: round(quantile(sorted, 0.5)), p90_ms: round(quantile(sorted, 0.9)), runs: c.times.length,
-    model_bytes: c.modelBytes, load_ms: round(c.loadMs, 1), logit_rel_err: Number((diff / scale).toExponential(2)),
-  };
-}
-
-/** Ratios within each process group: every vitguard scheme against ort fp32 and ort int8; file sizes against fp32. */
+/** Ratios within each process group (bench/measure.ts summarize), with this Node's version and flags. */
 export function summarize(arch: string, lines: ResultLine[]): Record<string, unknown> {
-  const groups: Record<string, Record<string, number>> = {};
-  for (const g of new Set(lines.map((l) => l.group))) {
-    const inGroup = lines.filter((l) => l.group === g);
-    const ort = (s: string) => inGroup.find((l) => l.engine === 'ort' && l.scheme === s);
-    const r: Record<string, number> = {};
-    for (const v of inGroup.filter((l) => l.engine === 'vitguard')) {
-      for (const base of ['fp32', 'int8', 'int4']) {
-        const o = ort(base);
-        if (o) r[`vitguard_${v.scheme}/ort_${base}`] = round(v.median_ms / o.median_ms, 3);
-      }
-    }
-    const of = ort('fp32');
-    const oi = ort('int8');
-    if (of && oi) r['ort_int8/ort_fp32'] = round(oi.median_ms / of.median_ms, 3);
-    groups[g] = r;
-  }
-  const size: Record<string, number> = {};
-  const vg = lines.filter((l) => l.engine === 'vitguard');
-  const fp32 = vg.find((l) => l.scheme === 'fp32');
-  if (fp32) for (const v of vg) if (v.group === fp32.group && v !== fp32) size[`vitguard_${v.scheme}/vitguard_fp32`] = round(v.model_bytes / fp32.model_bytes, 4);
-  return { summary: true, arch, threads: 1, node: process.version, flags: process.execArgv, groups, size };
+  return summarizeLines(arch, lines, { node: process.version, flags: process.execArgv });
 }
 
 // --- processes --------------------------------------------------------------------------------------
