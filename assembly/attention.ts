@@ -109,23 +109,36 @@ export function attention_scratch_bytes(T: i32, D: i32, heads: i32): usize {
 }
 
 /**
+ * Head h's scores S (T, T) = q_h k_hᵀ (unscaled; softmax_rows applies 1/√hd). kT: hd·T floats of scratch.
+ * With attention_pv and softmax_rows between them, one head of attention(): the engine calls the three per head
+ * (profiled apart, heads split across threads).
+ */
+export function attention_scores(S: usize, qkv: usize, kT: usize, T: i32, D: i32, heads: i32, h: i32): void {
+  const hd = D / heads;
+  const ld = 3 * D;
+  transpose_f32(kT, qkv + (<usize>(D + h * hd) << 2), T, hd, ld, T); // kT (hd, T)
+  gemm_f32_nn(S, qkv + (<usize>(h * hd) << 2), kT, T, T, hd, ld, T, T);
+}
+
+/** Head h's output columns out[:, h·hd .. (h+1)·hd) (T rows of D) = P (T, T) · v_h. */
+export function attention_pv(out: usize, P: usize, qkv: usize, T: i32, D: i32, heads: i32, h: i32): void {
+  const hd = D / heads;
+  gemm_f32_nn(out + (<usize>(h * hd) << 2), P, qkv + (<usize>(2 * D + h * hd) << 2), T, hd, T, T, 3 * D, D);
+}
+
+/**
  * out (T, D) = attention of qkv (T, 3D). scratch: attention_scratch_bytes(T, D, heads) bytes.
  * probs ≠ 0: the attention probabilities (heads, T, T) are written there (and used as the score buffer).
  */
 export function attention(out: usize, qkv: usize, T: i32, D: i32, heads: i32, scratch: usize, probs: usize): void {
   const hd = D / heads;
-  const ld = 3 * D;
   const scale: f32 = 1.0 / Mathf.sqrt(<f32>hd);
   const kT = scratch + (<usize>T * <usize>T << 2);
   for (let h = 0; h < heads; h++) {
     const S = probs != 0 ? probs + (<usize>h * <usize>T * <usize>T << 2) : scratch;
-    const q = qkv + (<usize>(h * hd) << 2);
-    const k = qkv + (<usize>(D + h * hd) << 2);
-    const v = qkv + (<usize>(2 * D + h * hd) << 2);
-    transpose_f32(kT, k, T, hd, ld, T); // kT (hd, T)
-    gemm_f32_nn(S, q, kT, T, T, hd, ld, T, T); // S (T, T) = q kᵀ
+    attention_scores(S, qkv, kT, T, D, heads, h);
     softmax_rows(S, T, T, scale);
-    gemm_f32_nn(out + (<usize>(h * hd) << 2), S, v, T, hd, T, T, ld, D); // out_h (T, hd) = S v
+    attention_pv(out, S, qkv, T, D, heads, h);
   }
 }
 

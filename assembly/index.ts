@@ -14,9 +14,11 @@ export { copy_f32, fill_f32, add_f32, transpose_f32 } from './memory';
 export * from './gemm_f32';
 export {
   erf_ref, layernorm, layernorm_ref, gelu, gelu_ref, softmax_rows, softmax_rows_ref,
-  residual_add, residual_add_ref, token_l2_norms, token_l2_norms_ref,
+  residual_add, residual_add_ref, token_l2_norms, token_l2_norms_ref, mean_rows,
 } from './norm';
 export * from './attention';
 export * from './quant';
 export * from './gemm_q8';
 export * from './gemm_q4';
+export * from './attention_q8';
+export * from './ceiling';

@@ -276,3 +276,12 @@ export function token_l2_norms_ref(out: usize, x: usize, rows: i32, D: i32): voi
     store<f32>(out + (<usize>r << 2), <f32>Math.sqrt(s));
   }
 }
+
+/** out (D) = mean over rows of x (rows, D): float64 sums in row order, one rounding (the references' mean). */
+export function mean_rows(out: usize, x: usize, rows: i32, D: i32): void {
+  for (let d = 0; d < D; d++) {
+    let s: f64 = 0;
+    for (let r = 0; r < rows; r++) s += <f64>load<f32>(x + ((<usize>r * <usize>D + <usize>d) << 2));
+    store<f32>(out + (<usize>d << 2), <f32>(s / <f64>rows));
+  }
+}

@@ -3,13 +3,17 @@
 //
 // Memory: weights are laid into one wasm instance at load (linear layers packed by their Linear kind, everything
 // else as f32), then one activation arena is sized from the config and maxBatch. A forward writes the input into
-// the arena, runs the kernels in order and copies the results out: nothing is allocated in wasm per image.
+// the arena, runs the kernels and copies the results out: nothing is allocated in wasm per image.
+// Order: a forward is a sequence of regions of kernel calls (program.ts) that an Executor runs — in order, timed
+// per op (setProfile), or split across threads: per block one region over attention heads and one over token rows
+// (proj … fc2 and the next block's norm1 + qkv: every op in it reads only its own row).
 // A wasm trap discards the instance; the next call builds a fresh one from the model file (kept by reference).
 
 import { VitguardError } from '../errors.js';
 import { numPatches, numTokens, readModel, tokenLayout, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
 import { expectedTensors } from '../model/arch.js';
-import { FLOAT_DTYPES, finiteFloat32, linearKindFor, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
+import { FLOAT_DTYPES, finiteFloat32, linearKindFor, linearOp, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
+import { ProfilingExecutor, SerialExecutor, type Executor, type KernelCall, type Profile, type Region, type RowStep } from './program.js';
 import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
 
 export interface EngineOptions {
@@ -145,7 +149,8 @@ interface Arena {
   att: number; // [B·T, D] attention output
   f: number; // [B·T, D] branch output (patch embedding, proj, fc2)
   mlp: number; // [B·T, H]
-  scratch: number; // attention scratch
+  scratch: number; // attention scratch, one attention_scratch_bytes per thread
+  scratchBytes: number;
   probs: number; // [heads, T, T]
   norms: number; // [B·T]
   featCls: number; // [B, D]: the head's input (class token or pooled patches, normed)
@@ -163,6 +168,7 @@ interface State {
   norm: [number, number]; // the final LayerNorm: `norm` (before pooling) or `fc_norm` (after)
   blocks: Block[];
   arena: Arena;
+  exec: Executor;
 }
 
 /** Floats of the activation arena (everything buildState allocates after the weights, but the attention scratch). */
@@ -193,7 +199,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
   const f32 = (name: string) => finiteFloat32(name, file.tensors.get(name)!);
   const put = (name: string) => heap.allocF32(f32(name));
   const specs = new Map(linearSpecs(c).map((s) => [s.name, s]));
-  const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T, int4Memory };
+  const exec: Executor = new SerialExecutor(inst.kernels);
+  const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T, int4Memory, threads: exec.threads };
   const linear = (name: string) => kinds.get(name)!.create(specs.get(name)!, ctx);
 
   // token rows before the first block, in timm's order (_pos_embed): [cls] [dist] [reg × R] then the patches; the
@@ -234,6 +241,7 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
 
   const R = maxBatch * T;
   const fl = (n: number) => heap.alloc(n * 4);
+  const scratchBytes = Math.ceil(inst.kernels.attention_scratch_bytes(T, D, c.heads) / 64) * 64;
   const imgLen = c.inChans * c.imgSize * c.imgSize;
   const arena: Arena = {
     img: fl(maxBatch * imgLen),
@@ -244,7 +252,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     att: fl(R * D),
     f: fl(R * D),
     mlp: fl(R * c.mlpHidden),
-    scratch: heap.alloc(inst.kernels.attention_scratch_bytes(T, D, c.heads)),
+    scratch: heap.alloc(exec.threads * scratchBytes),
+    scratchBytes,
     probs: fl(c.heads * T * T),
     norms: fl(R),
     featCls: fl(maxBatch * D),
@@ -252,15 +261,32 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     logits: fl(maxBatch * c.numClasses),
     logitsDist: fl(maxBatch * c.numClasses),
   };
-  return { inst, patch, head, headDist, tokenInit, norm, blocks, arena };
+  return { inst, patch, head, headDist, tokenInit, norm, blocks, arena, exec };
 }
 
-/** out [D] = mean over rows of x [rows, D] (float64 sums: the order-independent mean the references take). */
-function meanRows(out: Float32Array, x: Float32Array, rows: number, D: number): void {
-  for (let d = 0; d < D; d++) {
-    let s = 0;
-    for (let r = 0; r < rows; r++) s += x[r * D + d];
-    out[d] = s / rows;
+// --- the forward as regions ---------------------------------------------------------------------------------
+
+/** Steps of layers without calls() (they run JavaScript): a region holding one runs on one thread. */
+const jsSteps = new WeakSet<RowStep>();
+
+/** rows [r0, r1) of out = lin(in). */
+function linearStep(lin: Linear, inPtr: number, outPtr: number): RowStep {
+  if (lin.calls) return (r0, r1, t) => lin.calls!(inPtr, outPtr, r0, r1, t);
+  const { inFeatures: K, outFeatures: N } = lin.spec;
+  const step: RowStep = (r0, r1) => [{ op: linearOp(lin.spec), fn: '', args: [], js: () => lin.run(inPtr + r0 * K * 4, outPtr + r0 * N * 4, r1 - r0) }];
+  jsSteps.add(step);
+  return step;
+}
+
+function rowRegion(rows: number, steps: RowStep[]): Region {
+  return { rows, steps, serial: steps.some((s) => jsSteps.has(s)) };
+}
+
+/** For each image b with rows in [lo, hi) of its T-row block ∩ [r0, r1): f(b, first row, count). */
+function eachImageSpan(r0: number, r1: number, T: number, lo: number, hi: number, f: (b: number, r: number, count: number) => void): void {
+  for (let b = Math.floor(r0 / T); b * T < r1; b++) {
+    const s0 = Math.max(r0, b * T + lo), s1 = Math.min(r1, b * T + hi);
+    if (s1 > s0) f(b, s0, s1 - s0);
   }
 }
 
@@ -272,6 +298,7 @@ export class Engine {
   readonly maxBatch: number;
   private state: State | null;
   private disposed = false;
+  private profile: Profile | null = null;
 
   private constructor(
     private readonly file: ModelFile,
@@ -389,13 +416,23 @@ export class Engine {
     }
   }
 
+  /**
+   * Time every kernel call of the forwards that follow into `profile` (ms and calls per op kind; one thread, in
+   * order); null stops. For `npm run bench -- --profile`.
+   */
+  setProfile(profile: Profile | null): void {
+    this.profile = profile;
+  }
+
   // The whole model on one screen: n ≤ maxBatch images already checked.
   private run(chw: Float32Array, n: number, opts: ForwardOptions): ForwardResult[] {
     const st = this.state!;
     const { kernels: k, heap } = st.inst;
+    const ex = this.profile ? new ProfilingExecutor(k, this.profile) : st.exec;
+    if (this.profile) this.profile.forwards += n;
     const a = st.arena;
     const c = this.meta.config;
-    const D = c.dim, H = c.mlpHidden, T = numTokens(c), Np = numPatches(c), extra = T - Np;
+    const D = c.dim, H = c.mlpHidden, T = numTokens(c), Np = numPatches(c), extra = T - Np, heads = c.heads;
     const R = n * T;
     const imgLen = c.inChans * c.imgSize * c.imgSize;
     const colsLen = Np * c.inChans * c.patch * c.patch;
@@ -406,58 +443,93 @@ export class Engine {
       ...(opts.tokenNorms ? { tokenNorms: [] as Float32Array[] } : {}),
       ...(opts.hidden ? { hidden: [] as Float32Array[] } : {}),
     }));
+    const row = (p: number, r: number, width = D) => p + r * width * 4;
 
-    // patch embedding: im2col + GEMM → f [n·Np, D]; then x = [cls, (dist), patches] + position embeddings
+    // patch embedding: im2col + GEMM → f [n·Np, D]
     heap.writeF32(a.img, chw);
-    for (let b = 0; b < n; b++) k.patch_im2col(a.cols + b * colsLen * 4, a.img + b * imgLen * 4, c.inChans, c.imgSize, c.patch);
-    st.patch.run(a.cols, a.f, n * Np);
-    for (let b = 0; b < n; b++) {
-      const xb = a.x + b * T * D * 4;
-      k.copy_f32(xb, st.tokenInit, extra * D);
-      k.add_f32(xb + extra * D * 4, a.f + b * Np * D * 4, st.tokenInit + extra * D * 4, Np * D);
-    }
+    ex.run({ items: n, step: (b) => [{ op: 'tokens', fn: 'patch_im2col', args: [a.cols + b * colsLen * 4, a.img + b * imgLen * 4, c.inChans, c.imgSize, c.patch] }] });
+    ex.run(rowRegion(n * Np, [linearStep(st.patch, a.cols, a.f)]));
 
-    // blocks: x += ls1 ⊙ proj(attn(norm1(x)));  x += ls2 ⊙ fc2(gelu(fc1(norm2(x))))
-    st.blocks.forEach((blk) => {
-      k.layernorm(a.h, a.x, blk.norm1[0], blk.norm1[1], R, D, c.eps);
-      blk.qkv.run(a.h, a.qkv, R);
-      for (let b = 0; b < n; b++) {
-        k.attention(a.att + b * T * D * 4, a.qkv + b * T * 3 * D * 4, T, D, c.heads, a.scratch, opts.attention ? a.probs : 0);
-        if (opts.attention) results[b].attention!.push(heap.readF32(a.probs, c.heads * T * T));
+    // x = [cls, (dist), (registers), patches] + position embeddings, row by row
+    const tokens: RowStep = (r0, r1) => {
+      const calls: KernelCall[] = [];
+      eachImageSpan(r0, r1, T, 0, extra, (b, r, cnt) => calls.push({ op: 'tokens', fn: 'copy_f32', args: [row(a.x, r), row(st.tokenInit, r - b * T), cnt * D] }));
+      eachImageSpan(r0, r1, T, extra, T, (b, r, cnt) => calls.push({ op: 'tokens', fn: 'add_f32', args: [row(a.x, r), row(a.f, b * Np + r - b * T - extra), row(st.tokenInit, r - b * T), cnt * D] }));
+      return calls;
+    };
+    const layernorm = (out: number, g: [number, number]): RowStep => (r0, r1) => [{ op: 'layernorm', fn: 'layernorm', args: [row(out, r0), row(a.x, r0), g[0], g[1], r1 - r0, D, c.eps] }];
+    const residual = (gamma: number): RowStep => (r0, r1) => [{ op: 'residual', fn: 'residual_add', args: [row(a.x, r0), row(a.f, r0), gamma, r1 - r0, D] }];
+    const gelu: RowStep = (r0, r1) => [{ op: 'gelu', fn: 'gelu', args: [row(a.mlp, r0, H), row(a.mlp, r0, H), (r1 - r0) * H] }];
+    const norms: RowStep = (r0, r1) => [{ op: 'residual', fn: 'token_l2_norms', args: [a.norms + r0 * 4, row(a.x, r0), r1 - r0, D] }];
+    const scale = Math.fround(1 / Math.fround(Math.sqrt(D / heads)));
+    // head h of image b: S = q kᵀ, softmax(S / √hd), out_h = S v; S in this thread's scratch, or the probabilities
+    const attention = (b: number, h: number, t: number, probs: number): KernelCall[] => {
+      const qkv = a.qkv + b * T * 3 * D * 4, sc = a.scratch + t * a.scratchBytes;
+      const S = probs ? probs + h * T * T * 4 : sc;
+      return [
+        { op: 'attn_qk', fn: 'attention_scores', args: [S, qkv, sc + T * T * 4, T, D, heads, h] },
+        { op: 'attn_softmax', fn: 'softmax_rows', args: [S, T, T, scale] },
+        { op: 'attn_pv', fn: 'attention_pv', args: [row(a.att, b * T), S, qkv, T, D, heads, h] },
+      ];
+    };
+
+    // blocks: x += ls1 ⊙ proj(attn(norm1(x)));  x += ls2 ⊙ fc2(gelu(fc1(norm2(x)))). A block's MLP half runs in one
+    // region with the next block's norm1 + qkv (they do not change x), so its outputs are read after that region.
+    const collect = (i: number) => {
+      if (opts.tokenNorms) for (let b = 0; b < n; b++) results[b].tokenNorms!.push(heap.readF32(a.norms + b * T * 4, T));
+      if (opts.hidden) for (let b = 0; b < n; b++) results[b].hidden!.push(heap.readF32(row(a.x, b * T), T * D));
+      return i;
+    };
+    let pending: RowStep[] = [tokens];
+    let pendingBlock = -1;
+    st.blocks.forEach((blk, i) => {
+      ex.run(rowRegion(R, [...pending, layernorm(a.h, blk.norm1), linearStep(blk.qkv, a.h, a.qkv)]));
+      if (pendingBlock >= 0) collect(pendingBlock);
+      if (opts.attention) {
+        for (let b = 0; b < n; b++) {
+          ex.run({ items: heads, step: (h, t) => attention(b, h, t, a.probs) });
+          results[b].attention!.push(heap.readF32(a.probs, heads * T * T));
+        }
+      } else {
+        ex.run({ items: n * heads, step: (j, t) => attention(Math.floor(j / heads), j % heads, t, 0) });
       }
-      blk.proj.run(a.att, a.f, R);
-      k.residual_add(a.x, a.f, blk.ls1, R, D);
-      k.layernorm(a.h, a.x, blk.norm2[0], blk.norm2[1], R, D, c.eps);
-      blk.fc1.run(a.h, a.mlp, R);
-      k.gelu(a.mlp, a.mlp, R * H);
-      blk.fc2.run(a.mlp, a.f, R);
-      k.residual_add(a.x, a.f, blk.ls2, R, D);
-      if (opts.tokenNorms) {
-        k.token_l2_norms(a.norms, a.x, R, D);
-        for (let b = 0; b < n; b++) results[b].tokenNorms!.push(heap.readF32(a.norms + b * T * 4, T));
-      }
-      if (opts.hidden) for (let b = 0; b < n; b++) results[b].hidden!.push(heap.readF32(a.x + b * T * D * 4, T * D));
+      pending = [
+        linearStep(blk.proj, a.att, a.f), residual(blk.ls1), layernorm(a.h, blk.norm2),
+        linearStep(blk.fc1, a.h, a.mlp), gelu, linearStep(blk.fc2, a.mlp, a.f), residual(blk.ls2),
+        ...(opts.tokenNorms ? [norms] : []),
+      ];
+      pendingBlock = i;
     });
+    ex.run(rowRegion(R, pending));
+    collect(pendingBlock);
 
     // the head's input: 'token' = final norm of the class (and distillation) token; 'avg' = mean of the patch tokens
     // (never the class or register tokens: timm's global_pool_nlc drops num_prefix_tokens), normed after pooling
-    // (fc_norm) or before (norm on every patch row, then the mean)
+    // (fc_norm) or before (norm on every patch row, then the mean); image b's temporaries in its rows of h
     const { globalPool, fcNorm } = tokenLayout(c);
-    for (let b = 0; b < n; b++) {
-      const xb = a.x + b * T * D * 4, feat = a.featCls + b * D * 4;
-      if (globalPool === 'token') {
-        k.layernorm(feat, xb, st.norm[0], st.norm[1], 1, D, c.eps);
-        if (st.headDist) k.layernorm(a.featDist + b * D * 4, xb + D * 4, st.norm[0], st.norm[1], 1, D, c.eps);
-      } else if (fcNorm) {
-        meanRows(heap.f32(a.h, D), heap.f32(xb + extra * D * 4, Np * D), Np, D);
-        k.layernorm(feat, a.h, st.norm[0], st.norm[1], 1, D, c.eps);
-      } else {
-        k.layernorm(a.h, xb + extra * D * 4, st.norm[0], st.norm[1], Np, D, c.eps);
-        meanRows(heap.f32(feat, D), heap.f32(a.h, Np * D), Np, D);
-      }
-    }
-    st.head.run(a.featCls, a.logits, n);
-    if (st.headDist) st.headDist.run(a.featDist, a.logitsDist, n);
+    const [g, beta] = st.norm;
+    ex.run({
+      items: n,
+      step: (b) => {
+        const xb = row(a.x, b * T), hb = row(a.h, b * T), feat = row(a.featCls, b);
+        if (globalPool === 'token') {
+          const calls: KernelCall[] = [{ op: 'layernorm', fn: 'layernorm', args: [feat, xb, g, beta, 1, D, c.eps] }];
+          if (st.headDist) calls.push({ op: 'layernorm', fn: 'layernorm', args: [row(a.featDist, b), row(xb, 1), g, beta, 1, D, c.eps] });
+          return calls;
+        }
+        if (fcNorm) {
+          return [
+            { op: 'tokens', fn: 'mean_rows', args: [hb, row(xb, extra), Np, D] },
+            { op: 'layernorm', fn: 'layernorm', args: [feat, hb, g, beta, 1, D, c.eps] },
+          ];
+        }
+        return [
+          { op: 'layernorm', fn: 'layernorm', args: [hb, row(xb, extra), g, beta, Np, D, c.eps] },
+          { op: 'tokens', fn: 'mean_rows', args: [feat, hb, Np, D] },
+        ];
+      },
+    });
+    ex.run(rowRegion(n, [linearStep(st.head, a.featCls, a.logits), ...(st.headDist ? [linearStep(st.headDist, a.featDist, a.logitsDist)] : [])]));
     const NC = c.numClasses;
     for (let b = 0; b < n; b++) {
       const logits = heap.readF32(a.logits + b * NC * 4, NC);

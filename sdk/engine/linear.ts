@@ -9,6 +9,7 @@
 import { VitguardError } from '../errors.js';
 import type { ModelMeta, SchemeInfo } from '../format/model.js';
 import { numel, toFloat32, type DType, type Tensor } from '../format/safetensors.js';
+import { callKernel, type KernelCall, type OpKind } from './program.js';
 import type { WasmInstance } from './wasm.js';
 
 /** A linear layer of the graph, independent of how its weights are stored. */
@@ -38,6 +39,8 @@ export interface LinearBuildContext {
   maxRows: number;
   /** How int4-weight kinds hold their weights (EngineOptions.int4Memory); absent = 'auto'. */
   int4Memory?: Int4Memory;
+  /** Threads that may run calls() at once (the executor's count): size per-thread scratch from it. Absent = 1. */
+  threads?: number;
 }
 
 /** 'compact': int4 nibbles in memory, unpacked in registers; 'fast': expanded to i16 at load; 'auto': per build. */
@@ -50,6 +53,23 @@ export interface Linear {
   readonly bytes: number;
   /** out (rows, outFeatures) = in (rows, inFeatures) · Wᵀ + b; pointers into the instance's memory, rows contiguous. */
   run(inPtr: number, outPtr: number, rows: number): void;
+  /**
+   * The kernel calls that compute rows [r0, r1) of run(inPtr, outPtr, ·) on thread t (sdk/engine/program.ts): what a
+   * thread or the profiler runs. Rows are independent; per-row scratch is indexed by row, per-call scratch by t.
+   * Absent: the layer runs JavaScript between kernels and the engine runs its region on one thread.
+   */
+  calls?(inPtr: number, outPtr: number, r0: number, r1: number, t: number): KernelCall[];
+}
+
+/** The profile's name for a layer's GEMM: patch_embed, qkv, proj, fc1, fc2 or head. */
+export function linearOp(spec: LinearSpec): OpKind {
+  if (spec.role !== 'block') return spec.role === 'patch' ? 'patch_embed' : 'head';
+  return spec.name.endsWith('qkv') ? 'qkv' : spec.name.endsWith('proj') ? 'proj' : spec.name.endsWith('fc1') ? 'fc1' : 'fc2';
+}
+
+/** run() of a layer that has calls(): all rows on this thread. */
+export function runCalls(wasm: WasmInstance, calls: KernelCall[]): void {
+  for (const c of calls) callKernel(wasm.kernels, c);
 }
 
 export interface LinearKind {
@@ -94,8 +114,12 @@ class F32Linear implements Linear {
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
+    runCalls(this.wasm, this.calls(inPtr, outPtr, 0, rows));
+  }
+
+  calls(inPtr: number, outPtr: number, r0: number, r1: number): KernelCall[] {
     const { outFeatures: N, inFeatures: K } = this.spec;
-    this.wasm.kernels.gemm_f32(outPtr, inPtr, this.packed, rows, N, K, K, N);
+    return [{ op: linearOp(this.spec), fn: 'gemm_f32', args: [outPtr + r0 * N * 4, inPtr + r0 * K * 4, this.packed, r1 - r0, N, K, K, N] }];
   }
 }
 

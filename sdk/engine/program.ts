@@ -16,11 +16,16 @@ export type OpKind =
 
 export const GEMM_OPS: readonly OpKind[] = ['patch_embed', 'qkv', 'proj', 'fc1', 'fc2', 'head'];
 
-/** One call of a kernel export: the unit the profiler times and a thread runs. Args are numbers (pointers, sizes). */
+/**
+ * One call of a kernel export: the unit the profiler times and a thread runs. Args are numbers (pointers, sizes).
+ * `js` (a layer that runs JavaScript between its kernels, e.g. the calibration probe): called instead of fn; such a
+ * call only ever comes from a region marked serial.
+ */
 export interface KernelCall {
   op: OpKind;
   fn: string;
   args: number[];
+  js?: () => void;
 }
 
 /** Rows [r0, r1) of the region's matrix; t = the running thread (0 .. threads-1), to pick per-thread scratch. */
@@ -28,7 +33,8 @@ export type RowStep = (r0: number, r1: number, t: number) => KernelCall[];
 /** Item i of the region (e.g. image b, head h as i = b·heads + h); t as above. */
 export type ItemStep = (i: number, t: number) => KernelCall[];
 
-export type Region = { rows: number; steps: RowStep[] } | { items: number; step: ItemStep };
+/** serial: some step runs JavaScript (KernelCall.js), so the region runs on one thread, whole. */
+export type Region = { rows: number; steps: RowStep[]; serial?: boolean } | { items: number; step: ItemStep; serial?: boolean };
 
 /** Runs regions. The engine holds one; the threaded executor (sdk/engine/threads.ts) implements the same interface. */
 export interface Executor {
@@ -38,7 +44,8 @@ export interface Executor {
 }
 
 export function callKernel(k: Kernels, c: KernelCall): void {
-  (k as unknown as Record<string, (...a: number[]) => void>)[c.fn](...c.args);
+  if (c.js) c.js();
+  else (k as unknown as Record<string, (...a: number[]) => void>)[c.fn](...c.args);
 }
 
 /** All calls of a region on this thread, in order. */

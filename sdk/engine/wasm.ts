@@ -160,8 +160,11 @@ export interface Kernels {
   residual_add_ref(x: number, f: number, gamma: number, rows: number, D: number): void;
   token_l2_norms(out: number, x: number, rows: number, D: number): void;
   token_l2_norms_ref(out: number, x: number, rows: number, D: number): void;
+  mean_rows(out: number, x: number, rows: number, D: number): void;
   attention_scratch_bytes(T: number, D: number, heads: number): number;
   attention(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
+  attention_scores(S: number, qkv: number, kT: number, T: number, D: number, heads: number, h: number): void;
+  attention_pv(out: number, P: number, qkv: number, T: number, D: number, heads: number, h: number): void;
   attention_ref(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
 }
 

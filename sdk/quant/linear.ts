@@ -11,12 +11,14 @@
 //   w4a16  x f32 → gemm_w4a16 (int4 nibble panels; each 4-column panel dequantized into a 16·(K+1)-byte f32 scratch
 //          per row block, then gemm_f32's 2×4 dot tile)
 //   sim    f32 weights already fake-quantized by simulateModel; x is copied, fake_quant_act_rows'd, then gemm_f32
-// One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time).
+// One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time); rows of it
+// belong to rows of the input, so threads running disjoint rows never meet; the w4a16 panel is one per thread.
 
 import { VitguardError } from '../errors.js';
 import { numTokens, type SchemeInfo, type ViTConfig } from '../format/model.js';
 import type { Tensor } from '../format/safetensors.js';
-import { F32_LINEAR, finiteFloat32, registerScheme, FLOAT_DTYPES, type Int4Memory, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
+import { F32_LINEAR, finiteFloat32, linearOp, registerScheme, runCalls, FLOAT_DTYPES, type Int4Memory, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
+import type { KernelCall } from '../engine/program.js';
 import type { WasmInstance } from '../engine/wasm.js';
 import { readQ4, readQ8, type QuantScheme } from './formats.js';
 
@@ -60,22 +62,22 @@ function maxInFeatures(c: ViTConfig): number {
   return Math.max(c.dim, c.mlpHidden, c.inChans * c.patch * c.patch);
 }
 
-interface ScratchLayout { q: number; scales: number; sums: number; panel: number; bytes: number }
+interface ScratchLayout { q: number; scales: number; sums: number; panel: number; panelBytes: number; bytes: number }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
 /**
  * Regions of the per-instance scratch, from `base`: q = quantized activations (rows, Kpad) i16, or the simulated
- * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel = the w4a16
- * kernel's dequantized 4-column panel, panelBytes = gemm_w4a16_panel_bytes(K) (the kernel says how much it writes).
+ * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel = one w4a16
+ * dequantized 4-column panel per thread, panelBytes = gemm_w4a16_panel_bytes(K) (the kernel says how much it writes).
  */
-function layout(base: number, rows: number, K: number, panelBytes: number): ScratchLayout {
+function layout(base: number, rows: number, K: number, panelBytes: number, threads: number): ScratchLayout {
   const q = base;
   const scales = q + align64(rows * Math.max(((K + 7) & ~7) * 2, K * 4));
   const sums = scales + align64(rows * 4);
   const panel = sums + align64(rows * Math.ceil(K / 32) * 4);
-  const end = panel + align64(panelBytes);
-  return { q, scales, sums, panel, bytes: end - base };
+  const end = panel + threads * align64(panelBytes);
+  return { q, scales, sums, panel, panelBytes: align64(panelBytes), bytes: end - base };
 }
 
 const scratchOf = new WeakMap<WasmInstance, ScratchLayout>();
@@ -86,8 +88,9 @@ function scratch(ctx: LinearBuildContext): ScratchLayout {
   if (!s) {
     const K = maxInFeatures(ctx.meta.config);
     const panelBytes = quantKernels(ctx.wasm).gemm_w4a16_panel_bytes(K);
-    const size = layout(0, ctx.maxRows, K, panelBytes).bytes;
-    s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K, panelBytes);
+    const threads = ctx.threads ?? 1;
+    const size = layout(0, ctx.maxRows, K, panelBytes, threads).bytes;
+    s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K, panelBytes, threads);
     scratchOf.set(ctx.wasm, s);
   }
   return s;
@@ -130,7 +133,7 @@ class Q8Linear implements Linear {
   private readonly k: QuantKernels;
   private readonly actScale: number;
 
-  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme) {
+  constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, scheme: QuantScheme) {
     const { heap } = ctx.wasm;
     const k = (this.k = quantKernels(ctx.wasm));
     const N = spec.outFeatures, K = spec.inFeatures;
@@ -149,10 +152,17 @@ class Q8Linear implements Linear {
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
+    runCalls(this.ctx.wasm, this.calls(inPtr, outPtr, 0, rows));
+  }
+
+  calls(inPtr: number, outPtr: number, r0: number, r1: number): KernelCall[] {
     const { inFeatures: K, outFeatures: N } = this.spec;
-    const { q, scales } = this.s;
-    this.k.quantize_act_rows(inPtr, rows, K, 127, this.actScale, q, 2, this.k.q8_kpad(K), scales, 0, 0);
-    this.k.gemm_q8(q, scales, this.packed, outPtr, rows, N, K);
+    const ldq = this.k.q8_kpad(K), rows = r1 - r0;
+    const q = this.s.q + r0 * ldq * 2, scales = this.s.scales + r0 * 4;
+    return [
+      { op: 'act_quant', fn: 'quantize_act_rows', args: [inPtr + r0 * K * 4, rows, K, 127, this.actScale, q, 2, ldq, scales, 0, 0] },
+      { op: linearOp(this.spec), fn: 'gemm_q8', args: [q, scales, this.packed, outPtr + r0 * N * 4, rows, N, K] },
+    ];
   }
 }
 
@@ -175,7 +185,7 @@ class Q4Linear implements Linear {
    * a8Tokens > 0 (the outlier-aware w4a4-oa): the first a8Tokens rows of every image (class, distillation tokens)
    * are quantized at 8 bits, the others at the scheme's bits; the per-token quantizer keeps rows independent.
    */
-  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme, private readonly a8Tokens = 0) {
+  constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, scheme: QuantScheme, private readonly a8Tokens = 0) {
     const { heap } = ctx.wasm;
     const k = (this.k = quantKernels(ctx.wasm));
     const N = spec.outFeatures, K = spec.inFeatures;
@@ -208,27 +218,38 @@ class Q4Linear implements Linear {
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
-    const { inFeatures: K, outFeatures: N } = this.spec;
-    if (!this.actQmax) {
-      this.k.gemm_w4a16(inPtr, this.packed, outPtr, rows, N, K, this.G, this.s.panel);
-      return;
+    if (this.a8Tokens && rows % this.tokens !== 0) {
+      throw new VitguardError('E_SCHEME', `${this.spec.name}: ${rows} rows are not whole images of ${this.tokens} tokens`);
     }
-    const { q, scales, sums } = this.s;
+    runCalls(this.ctx.wasm, this.calls(inPtr, outPtr, 0, rows, 0));
+  }
+
+  calls(inPtr: number, outPtr: number, r0: number, r1: number, t: number): KernelCall[] {
+    const { inFeatures: K, outFeatures: N } = this.spec;
+    const op = linearOp(this.spec), rows = r1 - r0;
+    const x = inPtr + r0 * K * 4, out = outPtr + r0 * N * 4;
+    if (!this.actQmax) {
+      const s = this.s;
+      return [{ op, fn: 'gemm_w4a16', args: [x, this.packed, out, rows, N, K, this.G, s.panel + t * s.panelBytes] }];
+    }
     const fast = this.memory === 'fast';
     const eb = fast ? 2 : this.k.q4_act_elem_bytes(); // bytes per quantized activation
     const G = fast ? 0 : this.G; // group sums only for the compact kernel
-    const sumPtr = fast ? 0 : sums;
-    this.k.quantize_act_rows(inPtr, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sumPtr, G);
-    if (this.a8Tokens) {
-      const T = this.tokens;
-      if (rows % T !== 0) throw new VitguardError('E_SCHEME', `${this.spec.name}: ${rows} rows are not whole images of ${T} tokens`);
-      const sumStride = fast ? 0 : (K / this.G) * 4;
-      for (let r = 0; r < rows; r += T) {
-        this.k.quantize_act_rows(inPtr + r * K * 4, this.a8Tokens, K, 127, 0, q + r * K * eb, eb, K, scales + r * 4, sumPtr && sumPtr + r * sumStride, G);
-      }
+    const sumStride = fast ? 0 : (K / this.G) * 4;
+    const q = this.s.q + r0 * K * eb, scales = this.s.scales + r0 * 4, sums = fast ? 0 : this.s.sums + r0 * sumStride;
+    const calls: KernelCall[] = [{ op: 'act_quant', fn: 'quantize_act_rows', args: [x, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sums, G] }];
+    // w4a4-oa: the first a8Tokens rows of every image again at 8 bits (those of them inside [r0, r1))
+    const T = this.tokens;
+    for (let b = Math.floor(r0 / T) * T; this.a8Tokens && b < r1; b += T) {
+      const s0 = Math.max(b, r0), s1 = Math.min(b + this.a8Tokens, r1);
+      if (s1 <= s0) continue;
+      const d = s0 - r0;
+      calls.push({ op: 'act_quant', fn: 'quantize_act_rows', args: [x + d * K * 4, s1 - s0, K, 127, 0, q + d * K * eb, eb, K, scales + d * 4, sums && sums + d * sumStride, G] });
     }
-    if (fast) this.k.gemm_q4i16(q, scales, this.packed, outPtr, rows, N, K, this.G);
-    else this.k.gemm_q4(q, scales, sums, this.packed, outPtr, rows, N, K, this.G);
+    calls.push(fast
+      ? { op, fn: 'gemm_q4i16', args: [q, scales, this.packed, out, rows, N, K, this.G] }
+      : { op, fn: 'gemm_q4', args: [q, scales, sums, this.packed, out, rows, N, K, this.G] });
+    return calls;
   }
 }
 
@@ -247,20 +268,25 @@ class SimLinear implements Linear {
   readonly bytes: number;
   private readonly inner: Linear;
   private readonly copy: number;
-  private readonly k: QuantKernels;
 
-  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, private readonly bits: number) {
-    this.k = quantKernels(ctx.wasm);
+  constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, private readonly bits: number) {
+    quantKernels(ctx.wasm);
     this.copy = scratch(ctx).q;
     this.inner = F32_LINEAR.create(spec, ctx);
     this.bytes = this.inner.bytes;
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
-    const K = this.spec.inFeatures;
-    this.k.copy_f32(this.copy, inPtr, rows * K);
-    this.k.fake_quant_act_rows(this.copy, rows, K, this.bits);
-    this.inner.run(this.copy, outPtr, rows);
+    runCalls(this.ctx.wasm, this.calls(inPtr, outPtr, 0, rows, 0));
+  }
+
+  calls(inPtr: number, outPtr: number, r0: number, r1: number, t: number): KernelCall[] {
+    const K = this.spec.inFeatures, rows = r1 - r0, copy = this.copy + r0 * K * 4;
+    return [
+      { op: 'act_quant', fn: 'copy_f32', args: [copy, inPtr + r0 * K * 4, rows * K] },
+      { op: 'act_quant', fn: 'fake_quant_act_rows', args: [copy, rows, K, this.bits] },
+      ...this.inner.calls!(this.copy, outPtr, r0, r1, t),
+    ];
   }
 }
 
