@@ -19,6 +19,7 @@
 // hi = u[n, 32b+16+j].
 
 import { gemm_f32, gemm_f32_packed_bytes } from './gemm_f32';
+import { storeLanes } from './memory';
 
 export const Q4_NR: i32 = 4;
 export const Q4_LAYOUT_C4: i32 = 0;
@@ -111,15 +112,12 @@ export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, 
 
 // --- w4a8 kernel -------------------------------------------------------------------------------------
 
-const tail = memory.data(16); // 4 f32 staging for a partial panel's outputs
-
+// A partial panel's outputs are stored lane by lane from registers: no static staging buffer, which two threads on
+// one shared memory would race on (the -mt builds). nValid ≥ 1.
 // @ts-ignore: decorator
 @inline function storeCols4(out: usize, y: v128, nValid: i32): void {
   if (nValid >= 4) v128.store(out, y);
-  else {
-    v128.store(tail, y);
-    for (let c = 0; c < nValid; c++) store<f32>(out + <usize>c * 4, load<f32>(tail + <usize>c * 4));
-  }
+  else storeLanes(out, y, nValid);
 }
 
 // @ts-ignore: decorator
@@ -405,7 +403,6 @@ export function gemm_q4i16_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i3
   }
 }
 
-const facc = memory.data(128, 16); // f32 running sums of a 4 × 8 tile (8 v128), kept in L1 between groups
 
 // @ts-ignore: decorator
 @inline function addScaled(slot: usize, acc: v128, sw: v128): void {
@@ -425,7 +422,9 @@ const facc = memory.data(128, 16); // f32 running sums of a 4 × 8 tile (8 v128)
 
 /**
  * gemm_q4i16: out (M, N) f32 = same formula as gemm_q4, from a i16 (M, K), sa f32 (M) and weights packed by
- * gemm_q4i16_pack. Register tile 4 rows × 8 columns: 8 i32x4 sums per group; the 8 f32 running sums live in `facc`.
+ * gemm_q4i16_pack. Register tile 4 rows × 8 columns: 8 i32x4 sums per group; the 8 f32 running sums live in the
+ * tile's own place in `out` (L1 between groups; no static scratch, which threads on one shared memory would race on).
+ * A partial panel (N % 8 ≠ 0) runs row by row with its sums in registers: the same operations, the same bits.
  */
 export function gemm_q4i16(a: usize, sa: usize, packed: usize, out: usize, M: i32, N: i32, K: i32, G: i32): void {
   const lda = <usize>K * 2;
@@ -441,9 +440,13 @@ export function gemm_q4i16(a: usize, sa: usize, packed: usize, out: usize, M: i3
     const pp = packed + <usize>pi * panelBytes;
     const n0 = pi * Q4W_NR;
     const nValid = N - n0;
+    const m4 = nValid >= Q4W_NR ? M4 : 0;
     let m = 0;
-    for (; m < M4; m += 4) {
-      for (let i = 0; i < 8; i++) v128.store(facc + <usize>i * 16, zero);
+    for (; m < m4; m += 4) {
+      const o0 = out + <usize>m * ldo + <usize>n0 * 4;
+      const o1 = o0 + ldo, o2 = o1 + ldo, o3 = o2 + ldo;
+      v128.store(o0, zero); v128.store(o0, zero, 16); v128.store(o1, zero); v128.store(o1, zero, 16);
+      v128.store(o2, zero); v128.store(o2, zero, 16); v128.store(o3, zero); v128.store(o3, zero, 16);
       let a0 = a + <usize>m * lda;
       let a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
       let gp = pp + 32;
@@ -464,18 +467,18 @@ export function gemm_q4i16(a: usize, sa: usize, packed: usize, out: usize, M: i3
           wp += 32; a0 += 4; a1 += 4; a2 += 4; a3 += 4;
         }
         const sw0 = v128.load(gp), sw1 = v128.load(gp, 16);
-        addScaled(facc, c00, sw0); addScaled(facc + 16, c01, sw1);
-        addScaled(facc + 32, c10, sw0); addScaled(facc + 48, c11, sw1);
-        addScaled(facc + 64, c20, sw0); addScaled(facc + 80, c21, sw1);
-        addScaled(facc + 96, c30, sw0); addScaled(facc + 112, c31, sw1);
+        addScaled(o0, c00, sw0); addScaled(o0 + 16, c01, sw1);
+        addScaled(o1, c10, sw0); addScaled(o1 + 16, c11, sw1);
+        addScaled(o2, c20, sw0); addScaled(o2 + 16, c21, sw1);
+        addScaled(o3, c30, sw0); addScaled(o3 + 16, c31, sw1);
         gp = wp;
       }
       const b0 = v128.load(pp), b1 = v128.load(pp, 16);
       for (let r = 0; r < 4; r++) {
         const s = f32x4.splat(load<f32>(sa + <usize>(m + r) * 4));
-        const f = facc + <usize>r * 32;
-        storeCols8(out + <usize>(m + r) * ldo + <usize>n0 * 4,
-          f32x4.add(f32x4.mul(v128.load(f), s), b0), f32x4.add(f32x4.mul(v128.load(f, 16), s), b1), nValid);
+        const f = o0 + <usize>r * ldo;
+        v128.store(f, f32x4.add(f32x4.mul(v128.load(f), s), b0));
+        v128.store(f, f32x4.add(f32x4.mul(v128.load(f, 16), s), b1), 16);
       }
     }
     for (; m < M; m++) {

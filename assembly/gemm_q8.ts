@@ -13,6 +13,8 @@
 //   sw f32[8] | bias f32[8] | Kp/2 × (2 × v128) weights          Kp = K rounded up to a multiple of 8
 // Activations: i16 (M, Kp), columns K.. zero (quantize_act_rows with qBytes = 2, ldq = q8_kpad(K)).
 
+import { storeLanes } from './memory';
+
 export const Q8_NR: i32 = 8;
 const Q8_MR: i32 = 4;
 
@@ -63,17 +65,18 @@ export function gemm_q8_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, 
 
 // --- kernel ------------------------------------------------------------------------------------------
 
-const tail = memory.data(32); // 8 f32 staging for a partial panel's outputs
-
+// A partial panel's outputs are stored lane by lane from registers: no static staging buffer, which two threads on
+// one shared memory would race on (the -mt builds).
 // @ts-ignore: decorator
 @inline function storeCols(out: usize, y0: v128, y1: v128, nValid: i32): void {
   if (nValid >= 8) {
     v128.store(out, y0);
     v128.store(out, y1, 16);
+  } else if (nValid >= 4) {
+    v128.store(out, y0);
+    if (nValid > 4) storeLanes(out + 16, y1, nValid - 4);
   } else {
-    v128.store(tail, y0);
-    v128.store(tail, y1, 16);
-    for (let c = 0; c < nValid; c++) store<f32>(out + <usize>c * 4, load<f32>(tail + <usize>c * 4));
+    storeLanes(out, y0, nValid);
   }
 }
 
