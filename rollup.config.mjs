@@ -106,7 +106,7 @@ export function planDecode(bytes, opts) { return plan(bytes, edge(opts)); }`;
  * warn about each one. Those imports sit in Node-only branches (file reading, worker_threads) that never run there:
  * make them plain rejections.
  */
-function noNodeBuiltins() {
+export function noNodeBuiltins() {
   return {
     name: 'vitguard-no-node-builtins',
     renderChunk(code) {
@@ -116,7 +116,7 @@ function noNodeBuiltins() {
   };
 }
 
-const onwarn = (w, warn) => {
+export const onwarn = (w, warn) => {
   // the Node-only branches import node: builtins dynamically; they stay external and never run in a browser
   if (w.code === 'UNRESOLVED_IMPORT' && String(w.exporter ?? w.source ?? '').startsWith('node:')) return;
   if (w.code === 'CIRCULAR_DEPENDENCY') return;

@@ -9,8 +9,8 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Only these folders are served. */
-const ALLOWED = ['demos/', 'dist/'];
+/** Only these folders are served (onnxruntime-web's wasm build: the peer the bench page, bench.html, times). */
+const ALLOWED = ['demos/', 'dist/', 'node_modules/onnxruntime-web/dist/'];
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png',
