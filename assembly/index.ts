@@ -20,5 +20,6 @@ export * from './attention';
 export * from './quant';
 export * from './gemm_q8';
 export * from './gemm_q4';
+export * from './load';
 export * from './attention_q8';
 export * from './ceiling';

@@ -1,0 +1,146 @@
+// The loading kernels (assembly/load.ts) against their scalar `_ref` twins and against JavaScript's own reading of
+// the same bits (f16ToF32, a bf16 shift): every half-precision bit pattern, NaN/±Inf found at every position of every
+// tail size, and the in-place conversion (16-bit source in the upper half of the f32 destination) the engine uses.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { WasmInstance } from '../../sdk/engine/wasm.js';
+import { f16ToF32 } from '../../sdk/format/safetensors.js';
+import { mulberry32 } from '../../sdk/model/random.js';
+import { kernelInstance, SIZES } from './helpers.js';
+
+interface LoadKernels {
+  find_nonfinite_f32(src: number, n: number): number;
+  find_nonfinite_f32_ref(src: number, n: number): number;
+  convert_f16_f32(dst: number, src: number, n: number): number;
+  convert_f16_f32_ref(dst: number, src: number, n: number): number;
+  convert_bf16_f32(dst: number, src: number, n: number): number;
+  convert_bf16_f32_ref(dst: number, src: number, n: number): number;
+}
+
+let w: WasmInstance;
+let k: LoadKernels;
+beforeAll(async () => {
+  w = await kernelInstance('simd');
+  k = w.kernels as unknown as LoadKernels;
+});
+
+/** Bits of f32 values as read back from memory (NaN payloads compared as bits). */
+const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+
+function write(bytes: Uint8Array): number {
+  const p = w.heap.alloc(bytes.byteLength + 64);
+  w.heap.u8(p, bytes.byteLength).set(bytes);
+  return p;
+}
+
+const SPECIALS = [NaN, Infinity, -Infinity];
+const LENGTHS = [...SIZES, 8, 9, 64, 1000];
+
+describe('find_nonfinite_f32', () => {
+  it('-1 on finite data (zeros, subnormals, the largest finite values); the first NaN/±Inf at every position', () => {
+    const mark = w.heap.mark();
+    for (const n of LENGTHS) {
+      const r = mulberry32(n);
+      const a = Float32Array.from({ length: n }, (_, i) => [0, -0, 1e-45, -3.4028234e38, 3.4028234e38][i % 5] + (i % 7 === 0 ? r() : 0));
+      const p = write(new Uint8Array(a.buffer));
+      expect(k.find_nonfinite_f32(p, n)).toBe(-1);
+      expect(k.find_nonfinite_f32_ref(p, n)).toBe(-1);
+      for (let at = 0; at < n; at += Math.max(1, Math.floor(n / 13))) {
+        for (const v of SPECIALS) {
+          const b = a.slice();
+          b[at] = v;
+          if (at + 3 < n) b[at + 3] = -v; // a later one never wins
+          const q = write(new Uint8Array(b.buffer));
+          expect(k.find_nonfinite_f32(q, n), `n=${n} at=${at} ${v}`).toBe(at);
+          expect(k.find_nonfinite_f32_ref(q, n)).toBe(at);
+        }
+      }
+      w.heap.release(mark);
+    }
+  });
+});
+
+describe('convert_f16_f32', () => {
+  it('all 65,536 half bit patterns equal f16ToF32 (NaN stays NaN, payload kept) and the _ref twin, bit for bit', () => {
+    const mark = w.heap.mark();
+    const n = 65536;
+    const h = Uint16Array.from({ length: n }, (_, i) => i);
+    const src = write(new Uint8Array(h.buffer));
+    const dst = w.heap.alloc(4 * n), ref = w.heap.alloc(4 * n);
+    const bad = k.convert_f16_f32(dst, src, n);
+    expect(bad).toBe(0x7c00); // +Inf is the first pattern with an all-ones exponent
+    expect(k.convert_f16_f32_ref(ref, src, n)).toBe(0x7c00);
+    const got = w.heap.readF32(dst, n), want = w.heap.readF32(ref, n);
+    expect(bitsOf(got)).toEqual(bitsOf(want));
+    const gotBits = bitsOf(got);
+    const wrong: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const js = f16ToF32(i);
+      const ok = Number.isNaN(js) ? Number.isNaN(got[i]) && (gotBits[i] & 0x1fff) === 0 : Object.is(got[i], Math.fround(js));
+      if (!ok) wrong.push(`0x${i.toString(16)}: ${got[i]} vs ${js}`);
+    }
+    expect(wrong).toEqual([]);
+    w.heap.release(mark);
+  });
+
+  it('in place (source in the upper half of the destination) at every tail size, with the first NaN/±Inf found', () => {
+    const mark = w.heap.mark();
+    for (const n of LENGTHS) {
+      const r = mulberry32(n + 1);
+      // finite halves only: exponent 0..30
+      const h = Uint16Array.from({ length: n }, () => (Math.floor(r() * 0x7c00) | (r() < 0.5 ? 0x8000 : 0)));
+      const want = Float32Array.from(h, (x) => f16ToF32(x));
+      for (const at of [-1, 0, Math.floor(n / 2), n - 1]) {
+        const hh = h.slice();
+        if (at >= 0) hh[at] = 0x7c00 | (at % 2 ? 0x8000 : 0) | (at % 3 ? 0 : 0x0200); // ±Inf or NaN
+        const dst = w.heap.alloc(4 * n + 64);
+        w.heap.u8(dst + 2 * n, 2 * n).set(new Uint8Array(hh.buffer));
+        expect(k.convert_f16_f32(dst, dst + 2 * n, n), `n=${n} at=${at}`).toBe(at);
+        const got = w.heap.readF32(dst, n);
+        for (let i = 0; i < n; i++) {
+          if (i === at) expect(Number.isFinite(got[i])).toBe(false);
+          else expect(Object.is(got[i], want[i]), `n=${n} i=${i}`).toBe(true);
+        }
+      }
+      w.heap.release(mark);
+    }
+  });
+});
+
+describe('convert_bf16_f32', () => {
+  it('every tail size, in place and not: bits << 16, the first NaN/±Inf found, equal to the _ref twin', () => {
+    const mark = w.heap.mark();
+    for (const n of LENGTHS) {
+      const r = mulberry32(n + 2);
+      const h = Uint16Array.from({ length: n }, () => Math.floor(r() * 65536) & ~(r() < 0.97 ? 0x0080 : 0)); // mostly finite
+      let first = -1;
+      for (let i = 0; i < n && first < 0; i++) if ((h[i] & 0x7f80) === 0x7f80) first = i;
+      const want = Array.from(h, (x) => (x << 16) >>> 0);
+      const src = write(new Uint8Array(h.buffer));
+      const dst = w.heap.alloc(4 * n + 64), ref = w.heap.alloc(4 * n + 64);
+      expect(k.convert_bf16_f32(dst, src, n), `n=${n}`).toBe(first);
+      expect(k.convert_bf16_f32_ref(ref, src, n)).toBe(first);
+      expect(bitsOf(w.heap.readF32(dst, n))).toEqual(want);
+      expect(bitsOf(w.heap.readF32(ref, n))).toEqual(want);
+      const inPlace = w.heap.alloc(4 * n + 64);
+      w.heap.u8(inPlace + 2 * n, 2 * n).set(new Uint8Array(h.buffer));
+      expect(k.convert_bf16_f32(inPlace, inPlace + 2 * n, n)).toBe(first);
+      expect(bitsOf(w.heap.readF32(inPlace, n))).toEqual(want);
+      w.heap.release(mark);
+    }
+  });
+
+  it('a NaN/Inf placed in a SIMD block is found at its own index, not the block start', () => {
+    const mark = w.heap.mark();
+    const n = 40;
+    for (let at = 0; at < n; at++) {
+      const h = new Uint16Array(n).fill(0x3f80); // 1.0
+      h[at] = 0xff80; // -Inf
+      const src = write(new Uint8Array(h.buffer));
+      const dst = w.heap.alloc(4 * n);
+      expect(k.convert_bf16_f32(dst, src, n)).toBe(at);
+      expect(w.heap.readF32(dst, n)[at]).toBe(-Infinity);
+    }
+    w.heap.release(mark);
+  });
+});
