@@ -69,7 +69,7 @@ export function barChart(groups: BarGroup[], opts: ChartOptions = {}): string {
       const colour = COLOURS[b.kind] ?? '#5f6368';
       const cy = y + barH / 2;
       out.push(`<text x="${labelW}" y="${cy + 4}" text-anchor="end">${esc(b.label)}</text>`);
-      out.push(`<rect x="${plotX}" y="${y}" width="${Math.max(0.5, x(b.value) - plotX).toFixed(1)}" height="${barH}" fill="${colour}"><title>${esc(`${b.label}: ${fmt(b.value)} ${unit}${b.whisker !== undefined ? `, p90 ${fmt(b.whisker)} ${unit}` : ''}`)}</title></rect>`);
+      out.push(`<rect class="bar" x="${plotX}" y="${y}" width="${Math.max(0.5, x(b.value) - plotX).toFixed(1)}" height="${barH}" fill="${colour}"><title>${esc(`${b.label}: ${fmt(b.value)} ${unit}${b.whisker !== undefined ? `, p90 ${fmt(b.whisker)} ${unit}` : ''}`)}</title></rect>`);
       if (b.whisker !== undefined && b.whisker > b.value) {
         out.push(`<line x1="${x(b.value).toFixed(1)}" x2="${x(b.whisker).toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#202124"/>`,
           `<line x1="${x(b.whisker).toFixed(1)}" x2="${x(b.whisker).toFixed(1)}" y1="${cy - 4}" y2="${cy + 4}" stroke="#202124"/>`);
