@@ -61,16 +61,17 @@ export class CeilingMeter {
   private readonly iters = new Map<CeilingName, number>();
   private readonly names: CeilingName[];
 
-  private constructor(private readonly k: CeilingKernels, readonly build: WasmBuild) {
+  private constructor(private readonly k: CeilingKernels, readonly build: WasmBuild, private readonly now: () => number) {
     if (typeof k.ceiling_accumulators !== 'function') {
       throw new VitguardError('E_WASM', 'this wasm build has no ceiling_* kernels (assembly/ceiling.ts): rebuild it with `npm run build:wasm`');
     }
     this.names = (Object.keys(CEILINGS) as CeilingName[]).filter((n) => !CEILINGS[n].relaxedOnly || k.has_relaxed_simd() === 1);
   }
 
-  static async create(build: WasmBuild, wasmSource?: WasmSource, targetMs = 4): Promise<CeilingMeter> {
+  /** now: the clock in ms (the profile's: wall or process CPU time). */
+  static async create(build: WasmBuild, wasmSource?: WasmSource, now: () => number = () => performance.now(), targetMs = 4): Promise<CeilingMeter> {
     const inst = instantiate(await loadWasmModule(build, wasmSource), build);
-    const m = new CeilingMeter(inst.kernels as unknown as CeilingKernels, build);
+    const m = new CeilingMeter(inst.kernels as unknown as CeilingKernels, build, now);
     m.calibrate(targetMs);
     return m;
   }
@@ -81,9 +82,9 @@ export class CeilingMeter {
       for (let w = 0; w < 20; w++) this.k[fn](2000, arg); // tier up (--no-liftoff compiles optimized at once)
       let iters = 4096;
       for (;;) {
-        const t0 = performance.now();
+        const t0 = this.now();
         this.k[fn](iters, arg);
-        const ms = performance.now() - t0;
+        const ms = this.now() - t0;
         if (ms >= targetMs / 4 || iters >= 2 ** 28) {
           this.iters.set(n, Math.max(1, Math.round((iters * targetMs) / Math.max(ms, 1e-3))));
           break;
@@ -100,9 +101,9 @@ export class CeilingMeter {
       const n = this.names[(round + j) % this.names.length];
       const { fn, arg } = CEILINGS[n];
       const iters = this.iters.get(n)!;
-      const t0 = performance.now();
+      const t0 = this.now();
       this.k[fn](iters, arg);
-      const ms = performance.now() - t0;
+      const ms = this.now() - t0;
       let s = this.samples.get(n);
       if (!s) this.samples.set(n, (s = []));
       s.push(ceilingOps(n, iters, A) / (ms * 1e6));

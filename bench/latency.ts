@@ -10,11 +10,21 @@
 // where group is the process the line was measured in (simd: this one; relaxed: the child), ort's wasm is always
 // "simd" (its npm build has no relaxed SIMD), and logit_rel_err = max|Δlogit| / max|logit| against ort fp32.
 // Then one summary line per run: {"summary":true,"arch",..,"groups":{"simd":{"vitguard_fp32/ort_fp32":..}},"size":{..}}.
+// --threads 1,2 runs the whole group once per thread count (each line's `threads` says which; one summary each).
+//
+// The per-op profile instead of the latency run (no onnxruntime-web; bench/profile.ts has the line format):
+//   npm run bench -- --profile --arch deit_tiny_patch16_224,deit_small_patch16_224 --scheme fp32,w8a8,w4a8 \
+//     --wasm simd,relaxed [--threads 1,2] [--attention f32,int8] [--markdown FILE] [--json]
+// prints (or writes to FILE) markdown tables — ms and share per op kind, each GEMM's GOP/s and % of the instruction
+// ceiling measured in the same process — and under --json the profile and ceiling lines.
 
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { VitguardError } from '../sdk/errors.js';
 import { benchModel, runGroup as measureGroup, summarize as summarizeLines, type OnnxLinearScheme, type ResultLine, type WasmBuild } from './measure.js';
+import { profileGroup, profileMarkdown, type CeilingLine, type ProfileLine } from './profile.js';
 
 export { quantile, type ResultLine } from './measure.js';
 
@@ -30,16 +40,28 @@ interface Options {
   seed: number;
   json: boolean;
   child: boolean; // internal: this process is the relaxed child
+  /** --arch a,b (profile only): every architecture, arch = the first. */
+  archs: string[];
+  /** --threads: thread counts, each its own contestant / group; absent = the engine's default (1). */
+  threads?: number[];
+  /** --attention: attention paths (EngineOptions.attention), each its own profile contestant; absent = default. */
+  attention?: string[];
+  profile: boolean;
+  /** --markdown FILE: the profile's tables go there instead of stdout. */
+  markdown?: string;
+  /** --clock cpu|wall: what the profile times with (default cpu: this process's CPU time). */
+  clock: 'cpu' | 'wall';
 }
 
 const RELAXED_FLAGS = ['--experimental-wasm-relaxed-simd', '--no-liftoff'];
 
 function usage(message: string): never {
-  throw new VitguardError('E_USAGE', `${message}\nusage: latency [--arch NAME] [--scheme fp32,w8a8,w4a8,w4a16] [--wasm simd,relaxed] [--ort fp32,int8,int4] [--runs N] [--warmup N] [--seed N] [--json]`);
+  throw new VitguardError('E_USAGE', `${message}\nusage: latency [--arch NAME] [--scheme fp32,w8a8,w4a8,w4a16] [--wasm simd,relaxed] [--ort fp32,int8,int4] [--threads 1,2] [--runs N] [--warmup N] [--seed N] [--json]\n` +
+    `       latency --profile [--arch NAME,NAME] [--scheme ..] [--wasm ..] [--threads 1,2] [--attention f32,int8] [--markdown FILE] [--clock cpu|wall] [--runs N] [--warmup N] [--seed N] [--json]`);
 }
 
 export function parseArgs(argv: string[]): Options {
-  const o: Options = { arch: 'deit_tiny_patch16_224', schemes: ['fp32'], wasm: ['simd'], ort: ['fp32', 'int8'], runs: 30, warmup: 15, seed: 0, json: false, child: false };
+  const o: Options = { arch: 'deit_tiny_patch16_224', schemes: ['fp32'], wasm: ['simd'], ort: ['fp32', 'int8'], runs: 30, warmup: 15, seed: 0, json: false, child: false, archs: [], profile: false, clock: 'cpu' };
   const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -54,7 +76,7 @@ export function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (a) {
-      case '--arch': o.arch = value(); break;
+      case '--arch': o.archs = list(value()); o.arch = o.archs[0] ?? usage('--arch needs a name'); break;
       case '--scheme': o.schemes = list(value()); break;
       case '--wasm': {
         const w = list(value());
@@ -68,6 +90,26 @@ export function parseArgs(argv: string[]): Options {
         o.ort = w as OnnxLinearScheme[];
         break;
       }
+      case '--threads': {
+        const t = list(value()).map(Number);
+        for (const x of t) if (!Number.isInteger(x) || x < 1 || x > 64) usage(`--threads takes thread counts 1..64, got ${x}`);
+        o.threads = [...new Set(t)];
+        break;
+      }
+      case '--attention': {
+        const w = list(value());
+        for (const x of w) if (x !== 'f32' && x !== 'int8') usage(`--attention takes f32 and/or int8, got ${x}`);
+        o.attention = w;
+        break;
+      }
+      case '--profile': o.profile = true; break;
+      case '--markdown': o.markdown = value(); break;
+      case '--clock': {
+        const c = value();
+        if (c !== 'cpu' && c !== 'wall') usage(`--clock takes cpu or wall, got ${c}`);
+        o.clock = c;
+        break;
+      }
       case '--runs': o.runs = int(1); break;
       case '--warmup': o.warmup = int(0); break;
       case '--seed': o.seed = int(0); break;
@@ -77,6 +119,12 @@ export function parseArgs(argv: string[]): Options {
     }
   }
   if (!o.ort.includes('fp32')) o.ort.unshift('fp32'); // the reference for logit_rel_err and the ratios
+  if (!o.archs.length) o.archs = [o.arch];
+  if (!o.profile) {
+    if (o.archs.length > 1) usage('several --arch names need --profile (the latency run takes one)');
+    if (o.attention) usage('--attention needs --profile (the latency run has one attention path per scheme)');
+    if (o.markdown) usage('--markdown needs --profile');
+  }
   return o;
 }
 
@@ -91,7 +139,35 @@ function say(opts: Options, line: string): void {
 /** Runs every contestant available to this process (wasm group `group`) and returns its result lines. */
 async function runGroup(opts: Options, group: WasmBuild): Promise<ResultLine[]> {
   const m = benchModel(opts.arch, opts.seed);
-  return measureGroup(m, group, { schemes: opts.schemes, ort: opts.ort, runs: opts.runs, warmup: opts.warmup }, { say: (l) => say(opts, l) });
+  const lines: ResultLine[] = [];
+  for (const threads of opts.threads ?? [1]) {
+    lines.push(...await measureGroup(m, group, { schemes: opts.schemes, ort: opts.ort, runs: opts.runs, warmup: opts.warmup, threads }, { say: (l) => say(opts, l) }));
+  }
+  return lines;
+}
+
+/**
+ * The profile's clocks. cpu = this process's user + system CPU time (µs resolution, ~1 µs a read): on a machine
+ * shared with other processes it leaves out the time the scheduler gives them, which wall time does not.
+ */
+const CLOCKS = {
+  cpu: { name: 'cpu', now: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } },
+  wall: { name: 'wall', now: () => performance.now() },
+};
+
+/** The profile of every arch on wasm build `group` in this process: its profile lines and ceiling lines. */
+async function profileInProcess(opts: Options, group: WasmBuild): Promise<Array<ProfileLine | CeilingLine>> {
+  const out: Array<ProfileLine | CeilingLine> = [];
+  for (const arch of opts.archs) {
+    say(opts, `[${group}] profile ${arch}: ${opts.schemes.join(', ')}${opts.threads ? ` × threads ${opts.threads.join(', ')}` : ''}` +
+      `${opts.attention ? ` × attention ${opts.attention.join(', ')}` : ''}, ${opts.warmup} warm-up + ${opts.runs} profiled rounds`);
+    const m = benchModel(arch, opts.seed);
+    const r = await profileGroup(m, group, {
+      schemes: opts.schemes, threads: opts.threads, attention: opts.attention, runs: opts.runs, warmup: opts.warmup, clock: CLOCKS[opts.clock],
+    }, { say: (l) => say(opts, l) });
+    out.push(...r.lines, ...r.ceilings);
+  }
+  return out;
 }
 
 /** Ratios within each process group (bench/measure.ts summarize), with this Node's version and flags. */
@@ -101,11 +177,13 @@ export function summarize(arch: string, lines: ResultLine[]): Record<string, unk
 
 // --- processes --------------------------------------------------------------------------------------
 
-function relaxedChild(opts: Options): Promise<ResultLine[]> {
+function relaxedChild<L = ResultLine>(opts: Options): Promise<L[]> {
   const script = fileURLToPath(import.meta.url);
   const args = [
-    ...RELAXED_FLAGS, script, '--child', '--json', '--wasm', 'relaxed', '--arch', opts.arch, '--scheme', opts.schemes.join(','),
+    ...RELAXED_FLAGS, script, '--child', '--json', '--wasm', 'relaxed', '--arch', opts.archs.join(','), '--scheme', opts.schemes.join(','),
     '--ort', opts.ort.join(','), '--runs', String(opts.runs), '--warmup', String(opts.warmup), '--seed', String(opts.seed),
+    ...(opts.threads ? ['--threads', opts.threads.join(',')] : []), ...(opts.attention ? ['--attention', opts.attention.join(',')] : []),
+    ...(opts.profile ? ['--profile', '--clock', opts.clock] : []),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -114,7 +192,7 @@ function relaxedChild(opts: Options): Promise<ResultLine[]> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new VitguardError('E_WASM', `relaxed-SIMD child process (node ${RELAXED_FLAGS.join(' ')}) exited with code ${code}`));
-      resolve(out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ResultLine));
+      resolve(out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as L));
     });
   });
 }
@@ -126,12 +204,50 @@ function print(opts: Options, l: ResultLine): void {
     `${(l.model_bytes / 2 ** 20).toFixed(1).padStart(6)} MiB  load ${l.load_ms.toFixed(0)} ms  Δlogit/max ${l.logit_rel_err.toExponential(1)}  (${l.runs} runs)\n`);
 }
 
+/** The profile: this process (simd) and the relaxed child, then JSON lines and/or the markdown tables. */
+async function profileMain(opts: Options, argv: string[]): Promise<void> {
+  const load0 = loadavg();
+  const t0 = Date.now();
+  const lines: Array<ProfileLine | CeilingLine> = [];
+  const emit = (ls: Array<ProfileLine | CeilingLine>) => {
+    for (const l of ls) {
+      lines.push(l);
+      if (opts.json) process.stdout.write(JSON.stringify(l) + '\n');
+    }
+  };
+  if (opts.wasm.includes('simd')) emit(await profileInProcess(opts, 'simd'));
+  if (opts.wasm.includes('relaxed')) emit(await relaxedChild<ProfileLine | CeilingLine>(opts));
+  const load1 = loadavg();
+  const header = [
+    `Per-op profile, \`npm run bench -- ${argv.filter((a) => a !== '--json').join(' ')}\`: ${opts.warmup} warm-up + ${opts.runs} profiled forwards per ` +
+      `contestant, interleaved; medians. simd build in this process (node ${process.version} ${process.execArgv.join(' ')}), relaxed in a child ` +
+      `(${RELAXED_FLAGS.join(' ')}). ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, load average ${load0[0].toFixed(2)} before, ` +
+      `${load1[0].toFixed(2)} after (1 min), ${((Date.now() - t0) / 1000).toFixed(0)} s, ${new Date().toISOString().slice(0, 16)}Z.`,
+    `Clock: ${opts.clock === 'cpu' ? 'this process\'s CPU time (user + system), which leaves out the time other processes get on a shared machine' : 'wall (performance.now)'}. ` +
+      'Σ ops: the profiled kernel calls; whole forward: the same forward end to end (the rest is JavaScript between calls and the timer).',
+    'GOP/s counts 2 ops per multiply-add at the model\'s shapes (M = tokens); a ceiling counts the same way (f32x4 madd = 8, dot_i16x8 = 16, ' +
+      'relaxed_dot_i8x16 = 32 per instruction) and is the median of one sample after each round.',
+  ];
+  const md = profileMarkdown(lines.filter((l): l is ProfileLine => 'op' in l), lines.filter((l): l is CeilingLine => 'ceiling' in l && !('op' in l)), header);
+  if (opts.markdown) {
+    writeFileSync(opts.markdown, md);
+    say(opts, `profile: tables written to ${opts.markdown}`);
+  } else if (!opts.json) {
+    process.stdout.write(md);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (opts.child) {
+    if (opts.profile) {
+      for (const l of await profileInProcess(opts, 'relaxed')) process.stdout.write(JSON.stringify(l) + '\n');
+      return;
+    }
     for (const l of await runGroup(opts, 'relaxed')) print(opts, l);
     return;
   }
+  if (opts.profile) return profileMain(opts, argv);
   say(opts, `latency: ${opts.arch}, vitguard [${opts.schemes}] × wasm [${opts.wasm}], ort [${opts.ort}], 1 thread, ` +
     `${opts.warmup} warm-up + ${opts.runs} interleaved runs, node ${process.version} ${process.execArgv.join(' ')}`);
   const lines: ResultLine[] = [];
@@ -141,9 +257,11 @@ export async function main(argv: string[]): Promise<void> {
   if (opts.wasm.includes('relaxed')) {
     for (const l of await relaxedChild(opts)) { print(opts, l); lines.push(l); }
   }
-  const summary = summarize(opts.arch, lines);
-  if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else process.stdout.write(`summary ${JSON.stringify(summary.groups)} size ${JSON.stringify(summary.size)}\n`);
+  for (const threads of opts.threads ?? [1]) {
+    const summary = summarize(opts.arch, lines.filter((l) => l.threads === threads));
+    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else process.stdout.write(`summary${opts.threads ? ` ${threads} thread(s)` : ''} ${JSON.stringify(summary.groups)} size ${JSON.stringify(summary.size)}\n`);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -69,22 +69,32 @@ export class SerialExecutor implements Executor {
 export class Profile {
   readonly ms = new Map<OpKind, number>();
   readonly calls = new Map<OpKind, number>();
+  /** The kernel exports each op kind ran (the profile's GEMM lines name them and pick their instruction ceiling). */
+  readonly fns = new Map<OpKind, Set<string>>();
   forwards = 0;
-  add(op: OpKind, ms: number): void {
+  /** now: the clock calls are timed with, in ms (the bench passes process CPU time on a shared machine). */
+  constructor(readonly now: () => number = () => performance.now()) {}
+  add(op: OpKind, ms: number, fn?: string): void {
     this.ms.set(op, (this.ms.get(op) ?? 0) + ms);
     this.calls.set(op, (this.calls.get(op) ?? 0) + 1);
+    if (fn !== undefined) {
+      let s = this.fns.get(op);
+      if (!s) this.fns.set(op, (s = new Set()));
+      s.add(fn);
+    }
   }
 }
 
-/** One thread, in order, each call timed with performance.now() into a Profile. */
+/** One thread, in order, each call timed with the profile's clock (performance.now() by default) into it. */
 export class ProfilingExecutor implements Executor {
   readonly threads = 1;
   constructor(private readonly k: Kernels, readonly profile: Profile) {}
   run(region: Region): void {
+    const now = this.profile.now;
     for (const c of regionCalls(region)) {
-      const t0 = performance.now();
+      const t0 = now();
       callKernel(this.k, c);
-      this.profile.add(c.op, performance.now() - t0);
+      this.profile.add(c.op, now() - t0, c.js ? 'js' : c.fn);
     }
   }
 }
