@@ -66,6 +66,13 @@ for (const [T, D, H] of [[7, 48, 3], [33, 48, 3], [197, 192, 3]]) {
     k.attention(out, Q, T, D, H, S, 0);
   });
 }
+// int8 attention: integer products and the same f32 operations on both builds, so exactly equal (builds.test.ts)
+for (const [T, D, H] of [[5, 48, 2], [50, 96, 4], [197, 192, 3], [197, 384, 6]]) {
+  compare(`attention_q8 T=${T} D=${D} heads=${H}`, [rand(T * 3 * D, T + D, 3)], T * D, (k, out, Q, alloc) => {
+    const S = alloc(k.attention_q8_scratch_bytes(T, D / H) / 4);
+    k.attention_q8(out, Q, T, D, H, S, 0);
+  });
+}
 for (const n of [1, 7, 17, 129, 197 * 768]) {
   compare(`gelu ${n}`, [rand(n, n, 6)], n, (k, out, X) => k.gelu(out, X, n));
   compare(`softmax_rows ${n}`, [rand(n, n, 10)], n, (k, out, X) => { k.softmax_rows(X, 1, n, 0.5); return X; });
