@@ -45,6 +45,8 @@ export function ceilingFor(fn: string, build: WasmBuild): CeilingName | null {
       return 'f32_madd';
     case 'gemm_q8': // i16-resident weights on both builds
     case 'gemm_q4i16':
+    case 'attention_q8_qk': // int8 attention: i16-widened operands, dot_i16x8_s on both builds
+    case 'attention_q8_pv':
       return 'i16_dot';
     case 'gemm_q4': // nibbles unpacked in registers: relaxed dot on the relaxed build, dot_i16x8 on simd
       return build === 'relaxed' ? 'i8_relaxed_dot' : 'i16_dot';

@@ -224,7 +224,7 @@ async function profileMain(opts: Options, argv: string[]): Promise<void> {
       `(${RELAXED_FLAGS.join(' ')}). ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, load average ${load0[0].toFixed(2)} before, ` +
       `${load1[0].toFixed(2)} after (1 min), ${((Date.now() - t0) / 1000).toFixed(0)} s, ${new Date().toISOString().slice(0, 16)}Z.`,
     `Clock: ${opts.clock === 'cpu' ? 'this process\'s CPU time (user + system), which leaves out the time other processes get on a shared machine' : 'wall (performance.now)'}. ` +
-      'Σ ops: the profiled kernel calls; whole forward: the same forward end to end (the rest is JavaScript between calls and the timer).',
+      'Σ ops: the profiled kernel calls; profiled forward: the same forward end to end (the rest is JavaScript between calls and the timer); unprofiled forward: one run before it without the profile (on several threads only this, on the wall clock).',
     'GOP/s counts 2 ops per multiply-add at the model\'s shapes (M = tokens); a ceiling counts the same way (f32x4 madd = 8, dot_i16x8 = 16, ' +
       'relaxed_dot_i8x16 = 32 per instruction) and is the median of one sample after each round.',
   ];

@@ -13,7 +13,9 @@
 // inner loop is built on and ceiling_gops its median GOP/s here, pct_of_ceiling = 100 · gops / ceiling_gops.
 // The total line has ms = median Σ, share 1, calls = all calls, forward_ms = median time of the whole profiled
 // forward on the same clock (forward_ms − ms is JavaScript between kernel calls plus the timer itself), wall_ms =
-// the same on the wall clock, and runs.
+// the same on the wall clock, plain_ms / plain_wall_ms = an unprofiled forward (run before each profiled one) on
+// either clock, and runs. A contestant on several threads has only a total line: clock "wall", ms = plain_wall_ms
+// (the profile runs one thread; CPU time would add the threads up).
 // A ceiling line (one per instruction, build and arch run): {"profile":true,"arch","ceiling","wasm","gops","samples",
 // "clock","instruction"}: the median GOP/s of `samples` calls, one after each round of forwards.
 
@@ -85,6 +87,8 @@ export interface ProfileLine {
   pct_of_ceiling?: number;
   forward_ms?: number;
   wall_ms?: number;
+  plain_ms?: number;
+  plain_wall_ms?: number;
   runs?: number;
   browser?: string;
 }
@@ -102,14 +106,18 @@ export interface CeilingLine {
 }
 
 interface Sample {
-  ms: Map<OpKind, number>;
-  calls: Map<OpKind, number>;
-  forward: number; // the profile's clock
-  wall: number;
+  /** The profiled forward (absent for a multi-thread contestant: the profile runs one thread). */
+  ms?: Map<OpKind, number>;
+  calls?: Map<OpKind, number>;
+  forward?: number; // the whole profiled forward, the profile's clock
+  wall?: number; // the same, wall clock
+  plain: number; // an unprofiled forward, the profile's clock
+  plainWall: number; // the same, wall clock
 }
 
 interface Contestant {
   scheme: string;
+  /** Threads that ran (Engine.threads.used where the engine says). */
   threads: number;
   attention?: string;
   engine: Engine;
@@ -126,12 +134,18 @@ export interface ProfileHooks {
 
 const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
 
-/** One profiled forward: a fresh Profile attached for the call only. */
-function profiledForward(c: Contestant, chw: Float32Array, now: () => number): Sample {
+/** One round of a contestant: an unprofiled forward, then (one thread) a profiled one with a fresh Profile. */
+function sampleForward(c: Contestant, chw: Float32Array, now: () => number): Sample {
+  let w0 = performance.now();
+  let t0 = now();
+  c.engine.forward(chw);
+  const plain = now() - t0;
+  const plainWall = performance.now() - w0;
+  if (c.threads !== 1) return { plain, plainWall };
   const p = new Profile(now);
   c.engine.setProfile(p);
-  const w0 = performance.now();
-  const t0 = now();
+  w0 = performance.now();
+  t0 = now();
   try {
     c.engine.forward(chw);
   } finally {
@@ -140,12 +154,20 @@ function profiledForward(c: Contestant, chw: Float32Array, now: () => number): S
   const forward = now() - t0;
   const wall = performance.now() - w0;
   for (const [op, s] of p.fns) for (const f of s) (c.fns.get(op) ?? c.fns.set(op, new Set()).get(op)!).add(f);
-  return { ms: new Map(p.ms), calls: new Map(p.calls), forward, wall };
+  return { ms: new Map(p.ms), calls: new Map(p.calls), forward, wall, plain, plainWall };
+}
+
+/** The attention path a profiled contestant ran, from its kernels: int8 when any attention_q8_* export ran. */
+function attentionRan(c: Contestant): string {
+  for (const s of c.fns.values()) for (const f of s) if (f.startsWith('attention_q8')) return 'int8';
+  return 'f32';
 }
 
 /**
  * Profile every contestant (scheme × threads × attention) on wasm build `group`: warm-up, then `runs` interleaved
- * rounds of one profiled forward each, with one sample of every instruction ceiling after each round.
+ * rounds — each contestant one unprofiled and (on one thread) one profiled forward — with one sample of every
+ * instruction ceiling after each round. A contestant whose engine ran fewer threads than asked, or another attention
+ * path, is dropped with a message (its lines would repeat another's under a false name).
  */
 export async function profileGroup(m: BenchModel, group: WasmBuild, opts: ProfileOptions, hooks: ProfileHooks = {}): Promise<{ lines: ProfileLine[]; ceilings: CeilingLine[] }> {
   const say = hooks.say ?? (() => {});
@@ -158,7 +180,7 @@ export async function profileGroup(m: BenchModel, group: WasmBuild, opts: Profil
   const attentionList: Array<string | undefined> = opts.attention ?? [undefined];
   const clock = opts.clock ?? { name: 'wall', now: () => performance.now() };
   const meter = await CeilingMeter.create(group, opts.wasmSource, () => clock.now());
-  const contestants: Contestant[] = [];
+  let contestants: Contestant[] = [];
   const total = (Math.max(1, opts.warmup) + opts.runs) * schemes.length * threadList.length * attentionList.length;
   let done = 0;
   const step = (what: string) => hooks.progress?.(done, total, what);
@@ -169,11 +191,19 @@ export async function profileGroup(m: BenchModel, group: WasmBuild, opts: Profil
       const bytes = schemeFile(m, scheme as SchemeName);
       for (const threads of threadList) {
         for (const attention of attentionList) {
-          const engineOpts: EngineOptions & Record<string, unknown> = { wasm: group, wasmSource: opts.wasmSource };
+          // threads and attention only when asked for (an engine without the option runs its default: checked below)
+          const engineOpts: Record<string, unknown> = { wasm: group, wasmSource: opts.wasmSource };
           if (threads !== undefined) engineOpts.threads = threads;
-          if (attention !== undefined) engineOpts.attention = attention;
-          const engine = await Engine.create(bytes, engineOpts);
-          contestants.push({ scheme, threads: threads ?? 1, attention, engine, samples: [], fns: new Map() });
+          if (attention !== undefined) (engineOpts as Record<string, unknown>).attention = attention; // checked by Engine.create
+          const engine = await Engine.create(bytes, engineOpts as EngineOptions);
+          const info = (engine as unknown as { threads?: { requested: number; used: number; reason?: string } }).threads;
+          const used = info?.used ?? 1;
+          if (threads !== undefined && used !== threads) {
+            say(`[${group}] vitguard ${scheme}: ${threads} threads asked, ${used} ran${info?.reason ? ` (${info.reason})` : ''}: dropped`);
+            engine.dispose();
+            continue;
+          }
+          contestants.push({ scheme, threads: used, attention, engine, samples: [], fns: new Map() });
         }
       }
     }
@@ -181,16 +211,17 @@ export async function profileGroup(m: BenchModel, group: WasmBuild, opts: Profil
       for (const c of contestants) {
         step(`warm-up ${w + 1}: ${c.scheme}`);
         await hooks.tick?.();
-        c.engine.forward(m.chw);
+        sampleForward(c, m.chw, () => clock.now());
         done++;
       }
     }
+    for (const c of contestants) c.fns.clear();
     for (let r = 0; r < opts.runs; r++) {
       for (let j = 0; j < contestants.length; j++) {
         const c = contestants[(r + j) % contestants.length];
         step(`profile ${r + 1}/${opts.runs}: ${c.scheme}`);
         await hooks.tick?.();
-        c.samples.push(profiledForward(c, m.chw, () => clock.now()));
+        c.samples.push(sampleForward(c, m.chw, () => clock.now()));
         done++;
       }
       meter.sample(r);
@@ -199,6 +230,11 @@ export async function profileGroup(m: BenchModel, group: WasmBuild, opts: Profil
   } finally {
     for (const c of contestants) c.engine.dispose();
   }
+  contestants = contestants.filter((c) => {
+    if (c.attention === undefined || c.threads !== 1 || attentionRan(c) === c.attention) return true;
+    say(`[${group}] vitguard ${c.scheme}: attention ${c.attention} asked, the engine ran ${attentionRan(c)} attention kernels: dropped`);
+    return false;
+  });
   const ceilingGops = meter.medians();
   const ops = opsPerForward(m.config);
   const lines: ProfileLine[] = [];
@@ -212,20 +248,28 @@ export async function profileGroup(m: BenchModel, group: WasmBuild, opts: Profil
 }
 
 function contestantLines(arch: string, group: WasmBuild, clock: string, c: Contestant, ops: Partial<Record<OpKind, number>>, ceilingGops: Map<CeilingName, number>, browser?: string): ProfileLine[] {
-  const opsSeen = new Set<OpKind>();
-  for (const s of c.samples) for (const op of s.ms.keys()) opsSeen.add(op);
-  const medMs = new Map<OpKind, number>();
-  for (const op of opsSeen) medMs.set(op, median(c.samples.map((s) => s.ms.get(op) ?? 0)));
-  const sumMs = [...medMs.values()].reduce((a, b) => a + b, 0);
-  const base = { profile: true as const, arch, scheme: c.scheme, wasm: group, threads: c.threads, ...(c.attention !== undefined ? { attention: c.attention } : {}), clock };
+  const base = { profile: true as const, arch, scheme: c.scheme, wasm: group, threads: c.threads, ...(c.attention !== undefined ? { attention: c.attention } : {}) };
+  const plainWall = round(median(c.samples.map((s) => s.plainWall)), 3);
   const out: ProfileLine[] = [];
+  const profiled = c.samples.filter((s): s is Required<Sample> => s.ms !== undefined);
+  if (!profiled.length) {
+    // several threads: no per-op times (the profile runs one thread), the unprofiled forward on the wall clock
+    const total: ProfileLine = { ...base, clock: 'wall', op: 'total', ms: plainWall, share: 1, calls: 0, plain_ms: plainWall, plain_wall_ms: plainWall, runs: c.samples.length };
+    if (browser !== undefined) total.browser = browser;
+    return [total];
+  }
+  const opsSeen = new Set<OpKind>();
+  for (const s of profiled) for (const op of s.ms.keys()) opsSeen.add(op);
+  const medMs = new Map<OpKind, number>();
+  for (const op of opsSeen) medMs.set(op, median(profiled.map((s) => s.ms.get(op) ?? 0)));
+  const sumMs = [...medMs.values()].reduce((a, b) => a + b, 0);
   for (const op of orderOps([...opsSeen])) {
     const ms = medMs.get(op)!;
-    const line: ProfileLine = { ...base, op, ms: round(ms, 3), share: round(ms / sumMs, 4), calls: c.samples[0].calls.get(op) ?? 0 };
+    const line: ProfileLine = { ...base, clock, op, ms: round(ms, 3), share: round(ms / sumMs, 4), calls: profiled[0].calls.get(op) ?? 0 };
+    const fns = [...(c.fns.get(op) ?? [])];
+    if (fns.length) line.kernel = fns.join('+');
     const work = ops[op];
     if (work !== undefined && MATMUL_OPS.includes(op) && ms > 0) {
-      const fns = [...(c.fns.get(op) ?? [])];
-      if (fns.length) line.kernel = fns.join('+');
       line.gops = round(work / (ms * 1e6), 1);
       const kinds = new Set(fns.map((f) => ceilingFor(f, group)));
       const ceiling = kinds.size === 1 ? [...kinds][0] : null;
@@ -239,11 +283,12 @@ function contestantLines(arch: string, group: WasmBuild, clock: string, c: Conte
     if (browser !== undefined) line.browser = browser;
     out.push(line);
   }
-  const totals = c.samples.map((s) => [...s.ms.values()].reduce((a, b) => a + b, 0));
-  const calls = [...c.samples[0].calls.values()].reduce((a, b) => a + b, 0);
+  const totals = profiled.map((s) => [...s.ms.values()].reduce((a, b) => a + b, 0));
+  const calls = [...profiled[0].calls.values()].reduce((a, b) => a + b, 0);
   const total: ProfileLine = {
-    ...base, op: 'total', ms: round(median(totals), 3), share: 1, calls, forward_ms: round(median(c.samples.map((s) => s.forward)), 3),
-    wall_ms: round(median(c.samples.map((s) => s.wall)), 3), runs: c.samples.length,
+    ...base, clock, op: 'total', ms: round(median(totals), 3), share: 1, calls,
+    forward_ms: round(median(profiled.map((s) => s.forward)), 3), wall_ms: round(median(profiled.map((s) => s.wall)), 3),
+    plain_ms: round(median(c.samples.map((s) => s.plain)), 3), plain_wall_ms: plainWall, runs: c.samples.length,
   };
   if (browser !== undefined) total.browser = browser;
   out.push(total);
@@ -291,11 +336,17 @@ export function profileMarkdown(lines: ProfileLine[], ceilings: CeilingLine[], h
         return l ? `${l.ms.toFixed(2)} (${(100 * l.share).toFixed(1)} %)` : '—';
       }).join(' | ')} |`);
     }
-    out.push(`| **Σ ops** | ${keys.map((k) => { const l = cell('total', k); return l ? `**${l.ms.toFixed(1)}**` : '—'; }).join(' | ')} |`);
-    out.push(`| whole forward | ${keys.map((k) => { const l = cell('total', k); return l?.forward_ms !== undefined ? l.forward_ms.toFixed(1) : '—'; }).join(' | ')} |`);
-    if (mine.some((l) => l.clock !== 'wall')) {
-      out.push(`| whole forward, wall clock | ${keys.map((k) => { const l = cell('total', k); return l?.wall_ms !== undefined ? l.wall_ms.toFixed(1) : '—'; }).join(' | ')} |`);
-    }
+    const totalRow = (label: string, f: (l: ProfileLine) => number | undefined, bold = false) => {
+      out.push(`| ${label} | ${keys.map((k) => {
+        const l = cell('total', k);
+        const v = l ? f(l) : undefined;
+        return v === undefined ? '—' : bold ? `**${v.toFixed(1)}**` : v.toFixed(1);
+      }).join(' | ')} |`);
+    };
+    totalRow('**Σ ops**', (l) => (l.forward_ms !== undefined ? l.ms : undefined), true);
+    totalRow('profiled forward', (l) => l.forward_ms);
+    totalRow('unprofiled forward', (l) => l.plain_ms);
+    if (mine.some((l) => l.clock !== 'wall')) totalRow('unprofiled forward, wall clock', (l) => l.plain_wall_ms);
 
     const mm = MATMUL_OPS.filter((op) => mine.some((l) => l.op === op && l.gops !== undefined));
     out.push('', `### ${arch}: matrix products, GOP/s (% of the instruction ceiling; ✗ = under the ${GEMM_TARGET_PCT} % target)`, '');

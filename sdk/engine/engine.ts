@@ -14,6 +14,7 @@ import { numPatches, numTokens, readModel, tokenLayout, type ModelFile, type Mod
 import { expectedTensors } from '../model/arch.js';
 import { FLOAT_DTYPES, finiteFloat32, linearKindFor, linearOp, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
 import { ProfilingExecutor, SerialExecutor, type Executor, type KernelCall, type Profile, type Region, type RowStep } from './program.js';
+import { MAX_THREADS, ThreadPool, threadsUnsupported, type ThreadsInfo } from './threads.js';
 import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
 
 export interface EngineOptions {
@@ -36,6 +37,14 @@ export interface EngineOptions {
    * pass it. Default DEFAULT_MAX_MEMORY_BYTES (1 GiB).
    */
   maxMemoryBytes?: number;
+  /**
+   * Threads that run each forward (default 1): each GEMM's rows and the attention heads are split across this thread
+   * and threads − 1 pool workers (Node worker_threads, Web Workers) on one shared wasm memory (the `-mt` binaries).
+   * The results are the same bits as on one thread. Where threads cannot run (no SharedArrayBuffer: a page that is not
+   * cross-origin isolated, Cloudflare Workers; no threaded binary in wasmSource; workers that cannot start) the engine
+   * runs on one thread: Engine.threads says how many were asked for, how many run, and why.
+   */
+  threads?: number;
 }
 
 /** Default EngineOptions.maxMemoryBytes: 1 GiB, room for deit_base in fp32 (346 MB of weights) at maxBatch 32. */
@@ -191,7 +200,7 @@ export function plannedMemoryBytes(file: ModelFile, maxBatch: number): number {
   return weights + 4 * arenaFloats(c, maxBatch) + 4 * 2 * c.inChans * resized * resized;
 }
 
-function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory, maxMemoryBytes: number): State {
+function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory, maxMemoryBytes: number, pool: ThreadPool | null = null): State {
   const inst = instantiate(module, build, maxMemoryBytes);
   const { heap } = inst;
   const c = file.meta.config;
@@ -199,7 +208,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
   const f32 = (name: string) => finiteFloat32(name, file.tensors.get(name)!);
   const put = (name: string) => heap.allocF32(f32(name));
   const specs = new Map(linearSpecs(c).map((s) => [s.name, s]));
-  const exec: Executor = new SerialExecutor(inst.kernels);
+  // threads: the pool's workers instantiate on this instance's (shared) memory; it runs alone until they have
+  const exec: Executor = pool ? pool.attach(inst.kernels, inst.kernels.memory) : new SerialExecutor(inst.kernels);
   const ctx = { wasm: inst, tensors: file.tensors, meta: file.meta, maxRows: maxBatch * T, int4Memory, threads: exec.threads };
   const linear = (name: string) => kinds.get(name)!.create(specs.get(name)!, ctx);
 
@@ -292,6 +302,9 @@ function eachImageSpan(r0: number, r1: number, T: number, lo: number, hi: number
 
 // --- the engine ---------------------------------------------------------------------------------------------
 
+/** An engine dropped without dispose() still ends its pool workers when it is collected. */
+const poolReaper = new FinalizationRegistry<ThreadPool>((pool) => pool.dispose());
+
 export class Engine {
   readonly meta: ModelMeta;
   readonly wasm: WasmBuild;
@@ -299,6 +312,8 @@ export class Engine {
   private state: State | null;
   private disposed = false;
   private profile: Profile | null = null;
+  /** Threads asked for, threads used, and why fewer (EngineOptions.threads). */
+  readonly threads: ThreadsInfo;
 
   private constructor(
     private readonly file: ModelFile,
@@ -308,11 +323,14 @@ export class Engine {
     maxBatch: number,
     private readonly int4Memory: Int4Memory,
     private readonly maxMemoryBytes: number,
+    private readonly pool: ThreadPool | null = null,
+    threads: ThreadsInfo = { requested: 1, used: 1 },
   ) {
     this.meta = file.meta;
     this.wasm = build;
     this.maxBatch = maxBatch;
-    this.state = buildState(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes);
+    this.threads = threads;
+    this.state = buildState(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes, pool);
   }
 
   static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: EngineOptions = {}): Promise<Engine> {
@@ -338,9 +356,48 @@ export class Engine {
         `${Math.floor(c.imgSize / file.meta.preprocessing.cropPct + 1e-9)} px), over the maxMemoryBytes limit of ` +
         `${(maxMemoryBytes / 2 ** 20).toFixed(1)} MiB: raise it only for a model you trust, or lower maxBatch`);
     }
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw new VitguardError('E_INPUT', `threads must be an integer in 1..${MAX_THREADS}, got ${JSON.stringify(threads)}`);
+    }
     const build = pickBuild(opts.wasm ?? 'auto');
-    const module = await loadWasmModule(build, opts.wasmSource);
-    return new Engine(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes);
+    const info: ThreadsInfo = { requested: threads, used: 1 };
+    let pool: ThreadPool | null = null;
+    let module: WebAssembly.Module | null = null;
+    if (threads > 1) {
+      const mt = `${build}-mt` as const;
+      info.reason = threadsUnsupported() ??
+        (opts.wasmSource && opts.wasmSource[mt] === undefined ? `wasmSource has no '${mt}' binary (the threaded build)` : undefined);
+      if (info.reason === undefined) {
+        try {
+          module = await loadWasmModule(mt, opts.wasmSource);
+          pool = await ThreadPool.start(threads, module);
+        } catch (e) {
+          module = null;
+          info.reason = `threads could not start: ${(e as Error).message}`;
+        }
+      }
+    }
+    if (!module) module = await loadWasmModule(build, opts.wasmSource);
+    let engine: Engine;
+    try {
+      engine = new Engine(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes, pool, info);
+    } catch (e) {
+      pool?.dispose();
+      throw e;
+    }
+    if (pool) {
+      try {
+        await pool.ready();
+        info.used = threads;
+        poolReaper.register(engine, pool, engine);
+      } catch (e) {
+        // the instance stays (a threaded binary runs as well on one thread); the pool goes
+        pool.dispose();
+        info.reason = `the thread pool did not start: ${(e as Error).message}`;
+      }
+    }
+    return engine;
   }
 
   /** Image side, channels and token count the engine expects. */
@@ -357,6 +414,10 @@ export class Engine {
   dispose(): void {
     this.state = null;
     this.disposed = true;
+    if (this.pool) {
+      poolReaper.unregister(this);
+      this.pool.dispose();
+    }
   }
 
   /** One image: chw [C, imgSize, imgSize], already normalised. */
@@ -399,7 +460,7 @@ export class Engine {
   private guarded<T>(fn: () => T): T {
     if (!this.state) {
       try {
-        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch, this.int4Memory, this.maxMemoryBytes);
+        this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch, this.int4Memory, this.maxMemoryBytes, this.pool);
       } catch (e) {
         if (e instanceof VitguardError) throw e;
         throw new VitguardError('E_WASM', `rebuilding the wasm instance failed: ${(e as Error).message}`, { cause: e });

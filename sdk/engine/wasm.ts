@@ -7,9 +7,13 @@ import { VitguardError } from '../errors.js';
 export type WasmBuild = 'simd' | 'relaxed';
 export type WasmChoice = 'auto' | WasmBuild;
 export type WasmInput = Uint8Array | ArrayBuffer | WebAssembly.Module | URL | string;
+/** A build's threaded twin (`-mt`: imported shared memory, wasm threads), what `threads: N > 1` runs. */
+export type WasmBinary = WasmBuild | `${WasmBuild}-mt`;
 /** Where each build comes from. Node defaults to build/vitguard.<build>.wasm next to the package; a browser or worker
- *  passes URLs (or bytes); Cloudflare Workers pass the compiled WebAssembly.Module their bundler imported. */
-export type WasmSource = { simd?: WasmInput; relaxed?: WasmInput };
+ *  passes URLs (or bytes); Cloudflare Workers pass the compiled WebAssembly.Module their bundler imported.
+ *  'simd-mt' / 'relaxed-mt': the threaded binaries (EngineOptions.threads > 1); absent where a source is given for the
+ *  single-threaded build only, the engine runs on one thread and says why. */
+export type WasmSource = { simd?: WasmInput; relaxed?: WasmInput; 'simd-mt'?: WasmInput; 'relaxed-mt'?: WasmInput };
 
 // A minimal module whose one function is `v128.const 0 ×3; f32x4.relaxed_madd`: valid only where relaxed SIMD is.
 const RELAXED_PROBE = new Uint8Array([
@@ -61,7 +65,7 @@ async function readNodeFile(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await fs.readFile(fileURLToPath(url)));
 }
 
-async function defaultBytes(build: WasmBuild): Promise<Uint8Array> {
+async function defaultBytes(build: WasmBinary): Promise<Uint8Array> {
   const file = `vitguard.${build}.wasm`;
   // sdk/engine/wasm.ts (vitest, tsx) → ../../build; lib/sdk/engine/wasm.js (after tsc) → ../../../build. Built from
   // a variable, not a literal: an app's bundler must not glob build/ into its output from here (the browser bundle
@@ -108,10 +112,10 @@ async function inputBytes(input: Uint8Array | ArrayBuffer | URL | string): Promi
   return fetchBytes(input as URL | string);
 }
 
-const moduleCache = new Map<WasmBuild, Promise<WebAssembly.Module>>();
+const moduleCache = new Map<WasmBinary, Promise<WebAssembly.Module>>();
 
 /** The compiled module of a build (the default sources are compiled once per process). */
-export async function loadWasmModule(build: WasmBuild, source?: WasmSource): Promise<WebAssembly.Module> {
+export async function loadWasmModule(build: WasmBinary, source?: WasmSource): Promise<WebAssembly.Module> {
   const input = source?.[build];
   if (input instanceof WebAssembly.Module) return input;
   const compile = async (bytes: Uint8Array): Promise<WebAssembly.Module> => {
@@ -272,21 +276,40 @@ export interface WasmInstance {
   heap: WasmHeap;
 }
 
+/** True for the threaded (-mt) binaries: they import their memory (shared), the others make their own. */
+export function importsMemory(module: WebAssembly.Module): boolean {
+  return WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+}
+
+/** A shared memory for a threaded binary: 16 pages to start, a maximum of maxMemoryBytes (rounded up to pages). */
+export function sharedMemory(maxMemoryBytes = Infinity): WebAssembly.Memory {
+  const initial = 16;
+  const maximum = Math.max(initial, Math.min(65536, Math.ceil(maxMemoryBytes / 65536)));
+  try {
+    return new WebAssembly.Memory({ initial, maximum, shared: true });
+  } catch (e) {
+    throw new VitguardError('E_WASM', `cannot make a shared wasm memory of up to ${maximum} pages: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /**
  * A fresh instance of a compiled module (synchronous, so a trapped instance can be replaced inside a call).
- * maxMemoryBytes bounds its heap (see WasmHeap).
+ * maxMemoryBytes bounds its heap (see WasmHeap). A threaded binary gets a fresh shared memory (sharedMemory()), which
+ * the pool's workers then instantiate the same module on (sdk/engine/threads.ts).
  */
 export function instantiate(module: WebAssembly.Module, build: WasmBuild, maxMemoryBytes = Infinity): WasmInstance {
   let instance: WebAssembly.Instance;
   try {
     instance = new WebAssembly.Instance(module, {
       env: {
+        ...(importsMemory(module) ? { memory: sharedMemory(maxMemoryBytes) } : {}),
         abort: () => {
           throw new VitguardError('E_WASM', 'wasm kernel aborted');
         },
       },
     });
   } catch (e) {
+    if (e instanceof VitguardError) throw e;
     throw new VitguardError('E_WASM', `cannot instantiate the ${build} kernel binary: ${(e as Error).message}`, { cause: e });
   }
   const kernels = instance.exports as unknown as Kernels;

@@ -62,7 +62,7 @@ function maxInFeatures(c: ViTConfig): number {
   return Math.max(c.dim, c.mlpHidden, c.inChans * c.patch * c.patch);
 }
 
-interface ScratchLayout { q: number; scales: number; sums: number; panel: number; panelBytes: number; bytes: number }
+interface ScratchLayout { q: number; scales: number; sums: number; panel: number; panelBytes: number; bytes: number; qRow: number; sumRow: number }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
@@ -72,12 +72,15 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64;
  * dequantized 4-column panel per thread, panelBytes = gemm_w4a16_panel_bytes(K) (the kernel says how much it writes).
  */
 function layout(base: number, rows: number, K: number, panelBytes: number, threads: number): ScratchLayout {
+  // Rows [r0, r1) of every layer start at r0 · (the widest K's row bytes), each layer's rows packed at its own K from
+  // there: threads on disjoint row ranges never meet, even when one runs fc1 (K = D) while another runs fc2 (K = H)
+  const qRow = Math.max(((K + 7) & ~7) * 2, K * 4), sumRow = Math.ceil(K / 32) * 4;
   const q = base;
-  const scales = q + align64(rows * Math.max(((K + 7) & ~7) * 2, K * 4));
+  const scales = q + align64(rows * qRow);
   const sums = scales + align64(rows * 4);
-  const panel = sums + align64(rows * Math.ceil(K / 32) * 4);
+  const panel = sums + align64(rows * sumRow);
   const end = panel + threads * align64(panelBytes);
-  return { q, scales, sums, panel, panelBytes: align64(panelBytes), bytes: end - base };
+  return { q, scales, sums, panel, panelBytes: align64(panelBytes), bytes: end - base, qRow, sumRow };
 }
 
 const scratchOf = new WeakMap<WasmInstance, ScratchLayout>();
@@ -158,7 +161,7 @@ class Q8Linear implements Linear {
   calls(inPtr: number, outPtr: number, r0: number, r1: number): KernelCall[] {
     const { inFeatures: K, outFeatures: N } = this.spec;
     const ldq = this.k.q8_kpad(K), rows = r1 - r0;
-    const q = this.s.q + r0 * ldq * 2, scales = this.s.scales + r0 * 4;
+    const q = this.s.q + r0 * this.s.qRow, scales = this.s.scales + r0 * 4;
     return [
       { op: 'act_quant', fn: 'quantize_act_rows', args: [inPtr + r0 * K * 4, rows, K, 127, this.actScale, q, 2, ldq, scales, 0, 0] },
       { op: linearOp(this.spec), fn: 'gemm_q8', args: [q, scales, this.packed, outPtr + r0 * N * 4, rows, N, K] },
@@ -236,7 +239,7 @@ class Q4Linear implements Linear {
     const eb = fast ? 2 : this.k.q4_act_elem_bytes(); // bytes per quantized activation
     const G = fast ? 0 : this.G; // group sums only for the compact kernel
     const sumStride = fast ? 0 : (K / this.G) * 4;
-    const q = this.s.q + r0 * K * eb, scales = this.s.scales + r0 * 4, sums = fast ? 0 : this.s.sums + r0 * sumStride;
+    const q = this.s.q + r0 * this.s.qRow, scales = this.s.scales + r0 * 4, sums = fast ? 0 : this.s.sums + r0 * this.s.sumRow;
     const calls: KernelCall[] = [{ op: 'act_quant', fn: 'quantize_act_rows', args: [x, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sums, G] }];
     // w4a4-oa: the first a8Tokens rows of every image again at 8 bits (those of them inside [r0, r1))
     const T = this.tokens;
@@ -268,10 +271,12 @@ class SimLinear implements Linear {
   readonly bytes: number;
   private readonly inner: Linear;
   private readonly copy: number;
+  private readonly copyRow: number;
 
   constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, private readonly bits: number) {
     quantKernels(ctx.wasm);
     this.copy = scratch(ctx).q;
+    this.copyRow = scratch(ctx).qRow;
     this.inner = F32_LINEAR.create(spec, ctx);
     this.bytes = this.inner.bytes;
   }
@@ -281,11 +286,12 @@ class SimLinear implements Linear {
   }
 
   calls(inPtr: number, outPtr: number, r0: number, r1: number, t: number): KernelCall[] {
-    const K = this.spec.inFeatures, rows = r1 - r0, copy = this.copy + r0 * K * 4;
+    // rows [r0, r1) at r0 · the widest row (see layout()); the f32 layer reads its rows at copy − r0·K·4 + r0·K·4
+    const K = this.spec.inFeatures, rows = r1 - r0, copy = this.copy + r0 * this.copyRow;
     return [
       { op: 'act_quant', fn: 'copy_f32', args: [copy, inPtr + r0 * K * 4, rows * K] },
       { op: 'act_quant', fn: 'fake_quant_act_rows', args: [copy, rows, K, this.bits] },
-      ...this.inner.calls!(this.copy, outPtr, r0, r1, t),
+      ...this.inner.calls!(copy - r0 * K * 4, outPtr, r0, r1, t),
     ];
   }
 }

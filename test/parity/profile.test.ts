@@ -57,7 +57,7 @@ describe('bench/profile: markdown', () => {
     { ...base, op: 'qkv', ms: 10, share: 0.5, calls: 12, kernel: 'gemm_q8', gops: 80, ceiling: 'i16_dot', ceiling_gops: 90, pct_of_ceiling: 88.9 },
     { ...base, op: 'fc1', ms: 8, share: 0.4, calls: 12, kernel: 'gemm_q8', gops: 70, ceiling: 'i16_dot', ceiling_gops: 90, pct_of_ceiling: 77.8 },
     { ...base, op: 'attn_qk', ms: 2, share: 0.1, calls: 36, kernel: 'attention_scores', gops: 30, ceiling: 'f32_madd', ceiling_gops: 45, pct_of_ceiling: 66.7 },
-    { ...base, op: 'total', ms: 20, share: 1, calls: 60, forward_ms: 21, wall_ms: 30, runs: 5 },
+    { ...base, op: 'total', ms: 20, share: 1, calls: 60, forward_ms: 21, wall_ms: 30, plain_ms: 20.5, plain_wall_ms: 29, runs: 5 },
   ];
   const ceilings: CeilingLine[] = [{ profile: true, arch: base.arch, ceiling: 'i16_dot', wasm: 'simd', gops: 90, samples: 5, clock: 'cpu', instruction: 'i32x4.dot_i16x8_s + i32x4.add' }];
   const md = profileMarkdown(lines, ceilings, ['header line']);
@@ -67,8 +67,9 @@ describe('bench/profile: markdown', () => {
     expect(md).toContain('| op | w8a8 simd |');
     expect(md.indexOf('| qkv | 10.00 (50.0 %) |')).toBeLessThan(md.indexOf('| fc1 | 8.00 (40.0 %) |'));
     expect(md).toContain('| **Σ ops** | **20.0** |');
-    expect(md).toContain('| whole forward | 21.0 |');
-    expect(md).toContain('| whole forward, wall clock | 30.0 |');
+    expect(md).toContain('| profiled forward | 21.0 |');
+    expect(md).toContain('| unprofiled forward | 20.5 |');
+    expect(md).toContain('| unprofiled forward, wall clock | 29.0 |');
     expect(md).toContain('| i16_dot | i32x4.dot_i16x8_s + i32x4.add | 90.0 (5) |');
   });
 
