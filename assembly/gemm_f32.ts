@@ -21,8 +21,47 @@ export function gemm_f32_packed_bytes(N: i32, K: i32): usize {
   return <usize>((N + 3) >> 2) * <usize>(K + 1) * 16;
 }
 
-/** Pack W (N, K) row-major and b (N) (bias = 0: no bias) into dst (gemm_f32_packed_bytes(N, K) bytes). */
+/**
+ * Pack W (N, K) row-major and b (N) (bias = 0: no bias) into dst (gemm_f32_packed_bytes(N, K) bytes). Full panels
+ * copy whole v128 rows; a partial last panel (N % 4) goes through gemm_f32_pack_ref's loop. Same bytes as the ref.
+ */
 export function gemm_f32_pack(dst: usize, w: usize, bias: usize, N: i32, K: i32): void {
+  const K4 = K & ~3;
+  const full = N >> 2;
+  const ldw = <usize>K << 2;
+  const panelBytes = <usize>(K + 1) << 4;
+  for (let pi = 0; pi < full; pi++) {
+    const n0 = pi << 2;
+    let p = dst + <usize>pi * panelBytes;
+    v128.store(p, bias != 0 ? v128.load(bias + (<usize>n0 << 2)) : f32x4.splat(0));
+    p += 16;
+    const r0 = w + <usize>n0 * ldw, r1 = r0 + ldw, r2 = r1 + ldw, r3 = r2 + ldw;
+    for (let k = 0; k < K4; k += 4) {
+      const o = <usize>k << 2;
+      v128.store(p, v128.load(r0 + o));
+      v128.store(p, v128.load(r1 + o), 16);
+      v128.store(p, v128.load(r2 + o), 32);
+      v128.store(p, v128.load(r3 + o), 48);
+      p += 64;
+    }
+    for (let k = K4; k < K; k++) {
+      const o = <usize>k << 2;
+      store<f32>(p, load<f32>(r0 + o));
+      store<f32>(p, load<f32>(r1 + o), 4);
+      store<f32>(p, load<f32>(r2 + o), 8);
+      store<f32>(p, load<f32>(r3 + o), 12);
+      p += 16;
+    }
+  }
+  if (full << 2 < N) {
+    // the last, partial panel: rows n0 .. N-1 as the ref packs them (a packing of rows [n0, N) at its own offset)
+    const n0 = full << 2;
+    gemm_f32_pack_ref(dst + <usize>full * panelBytes, w + <usize>n0 * ldw, bias != 0 ? bias + (<usize>n0 << 2) : 0, N - n0, K);
+  }
+}
+
+/** gemm_f32_pack's scalar twin: element by element, zero past N. */
+export function gemm_f32_pack_ref(dst: usize, w: usize, bias: usize, N: i32, K: i32): void {
   const K4 = K & ~3;
   const panels = (N + 3) >> 2;
   let p = dst;

@@ -36,8 +36,64 @@ export function gemm_q8_act_bytes(M: i32, K: i32): usize {
 
 // --- packing ---------------------------------------------------------------------------------------
 
-/** dst (gemm_q8_packed_bytes) ← wq i8 (N, K), sw f32 (N), bias f32 (N) or 0 for none. */
+/**
+ * dst (gemm_q8_packed_bytes) ← wq i8 (N, K), sw f32 (N), bias f32 (N) or 0 for none. Full panels widen 8 k of each of
+ * the 8 rows at once (load8x8_s) and transpose their k-pairs into place; the last partial panel (N % 8) and the
+ * K % 8 columns go through gemm_q8_pack_ref's loop. Same bytes as the ref.
+ */
 export function gemm_q8_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, dst: usize): void {
+  const Kp = q8_kpad(K);
+  const K8 = K & ~7;
+  const full = N / Q8_NR;
+  const panelBytes = <usize>64 + <usize>Kp * 16;
+  const ldw = <usize>K;
+  for (let pi = 0; pi < full; pi++) {
+    const n0 = pi * Q8_NR;
+    let p = dst + <usize>pi * panelBytes;
+    v128.store(p, v128.load(sw + (<usize>n0 << 2)));
+    v128.store(p, v128.load(sw + (<usize>n0 << 2), 16), 16);
+    v128.store(p, bias != 0 ? v128.load(bias + (<usize>n0 << 2)) : i32x4.splat(0), 32);
+    v128.store(p, bias != 0 ? v128.load(bias + (<usize>n0 << 2), 16) : i32x4.splat(0), 48);
+    p += 64;
+    const r = wq + <usize>n0 * ldw;
+    for (let k = 0; k < K8; k += 8) {
+      // row c as four i32 lanes, each a k-pair of i16: [c(k,k+1) c(k+2,k+3) c(k+4,k+5) c(k+6,k+7)]
+      const q = r + <usize>k;
+      const r0 = v128.load8x8_s(q), r1 = v128.load8x8_s(q + ldw), r2 = v128.load8x8_s(q + 2 * ldw), r3 = v128.load8x8_s(q + 3 * ldw);
+      const r4 = v128.load8x8_s(q + 4 * ldw), r5 = v128.load8x8_s(q + 5 * ldw), r6 = v128.load8x8_s(q + 6 * ldw), r7 = v128.load8x8_s(q + 7 * ldw);
+      // 4×4 transposes of the pairs: output pair j = [c0 c1 c2 c3 pair j], [c4 c5 c6 c7 pair j]
+      const a01 = v128.shuffle<u32>(r0, r1, 0, 4, 1, 5), a23 = v128.shuffle<u32>(r2, r3, 0, 4, 1, 5);
+      const b01 = v128.shuffle<u32>(r0, r1, 2, 6, 3, 7), b23 = v128.shuffle<u32>(r2, r3, 2, 6, 3, 7);
+      const c45 = v128.shuffle<u32>(r4, r5, 0, 4, 1, 5), c67 = v128.shuffle<u32>(r6, r7, 0, 4, 1, 5);
+      const d45 = v128.shuffle<u32>(r4, r5, 2, 6, 3, 7), d67 = v128.shuffle<u32>(r6, r7, 2, 6, 3, 7);
+      v128.store(p, v128.shuffle<u64>(a01, a23, 0, 2));
+      v128.store(p, v128.shuffle<u64>(c45, c67, 0, 2), 16);
+      v128.store(p, v128.shuffle<u64>(a01, a23, 1, 3), 32);
+      v128.store(p, v128.shuffle<u64>(c45, c67, 1, 3), 48);
+      v128.store(p, v128.shuffle<u64>(b01, b23, 0, 2), 64);
+      v128.store(p, v128.shuffle<u64>(d45, d67, 0, 2), 80);
+      v128.store(p, v128.shuffle<u64>(b01, b23, 1, 3), 96);
+      v128.store(p, v128.shuffle<u64>(d45, d67, 1, 3), 112);
+      p += 128;
+    }
+    for (let k = K8; k < Kp; k += 2) {
+      for (let c = 0; c < Q8_NR; c++) {
+        const rc = r + <usize>c * ldw;
+        store<i16>(p + <usize>c * 4, k < K ? <i32>load<i8>(rc + <usize>k) : 0);
+        store<i16>(p + <usize>c * 4 + 2, k + 1 < K ? <i32>load<i8>(rc + <usize>(k + 1)) : 0);
+      }
+      p += 32;
+    }
+  }
+  if (full * Q8_NR < N) {
+    // the last, partial panel as the ref packs it (a packing of rows [n0, N) at its own offset)
+    const n0 = full * Q8_NR;
+    gemm_q8_pack_ref(wq + <usize>n0 * ldw, sw + (<usize>n0 << 2), bias != 0 ? bias + (<usize>n0 << 2) : 0, N - n0, K, dst + <usize>full * panelBytes);
+  }
+}
+
+/** gemm_q8_pack's scalar twin: element by element, zero past N and K. */
+export function gemm_q8_pack_ref(wq: usize, sw: usize, bias: usize, N: i32, K: i32, dst: usize): void {
   const Kp = q8_kpad(K);
   const panels = (N + Q8_NR - 1) / Q8_NR;
   let p = dst;

@@ -13,6 +13,7 @@ import { VitguardError } from '../errors.js';
 import { numPatches, numTokens, readModel, tokenLayout, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
 import { expectedTensors } from '../model/arch.js';
 import { FLOAT_DTYPES, finiteFloat32, linearKindFor, linearOp, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
+import { allocFloatTensor } from './weights.js';
 import { ProfilingExecutor, SerialExecutor, type Executor, type KernelCall, type Profile, type Region, type RowStep } from './program.js';
 import { MAX_THREADS, ThreadPool, threadsUnsupported, type ThreadsInfo } from './threads.js';
 import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
@@ -203,10 +204,15 @@ export function plannedMemoryBytes(file: ModelFile, maxBatch: number): number {
 function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory, maxMemoryBytes: number, pool: ThreadPool | null = null): State {
   const inst = instantiate(module, build, maxMemoryBytes);
   const { heap } = inst;
+  // grow memory once to about what the layout takes (every tensor at least as large as stored, then the arena; the
+  // rest grows in MiB steps) instead of once per tensor: hundreds of memory.grow calls cost tens of ms at load
+  let stored = 0;
+  for (const t of file.tensors.values()) stored += t.bytes.byteLength;
+  heap.reserve(heap.used + stored + 4 * arenaFloats(file.meta.config, maxBatch));
   const c = file.meta.config;
   const D = c.dim, T = numTokens(c), Np = numPatches(c), extra = T - Np;
   const f32 = (name: string) => finiteFloat32(name, file.tensors.get(name)!);
-  const put = (name: string) => heap.allocF32(f32(name));
+  const put = (name: string) => allocFloatTensor(inst, name, file.tensors.get(name)!); // checked in wasm (weights.ts)
   const specs = new Map(linearSpecs(c).map((s) => [s.name, s]));
   // threads: the pool's workers instantiate on this instance's (shared) memory; it runs alone until they have
   const exec: Executor = pool ? pool.attach(inst.kernels, inst.kernels.memory) : new SerialExecutor(inst.kernels);

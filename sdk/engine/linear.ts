@@ -11,6 +11,7 @@ import type { ModelMeta, SchemeInfo } from '../format/model.js';
 import { numel, toFloat32, type DType, type Tensor } from '../format/safetensors.js';
 import { callKernel, type KernelCall, type OpKind } from './program.js';
 import type { WasmInstance } from './wasm.js';
+import { allocFloatTensor, nonFiniteTensor } from './weights.js';
 
 /** A linear layer of the graph, independent of how its weights are stored. */
 export interface LinearSpec {
@@ -85,9 +86,7 @@ export const FLOAT_DTYPES: DType[] = ['F32', 'F16', 'BF16'];
 export function finiteFloat32(name: string, t: Tensor): Float32Array {
   const a = toFloat32(t);
   for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i])) {
-      throw new VitguardError('E_NONFINITE', `tensor ${name} has a non-finite value (${a[i]}) at flat index ${i}: the checkpoint is corrupt or was saved after a diverged step`);
-    }
+    if (!Number.isFinite(a[i])) throw nonFiniteTensor(name, a[i], i);
   }
   return a;
 }
@@ -102,13 +101,12 @@ class F32Linear implements Linear {
   constructor(readonly spec: LinearSpec, private readonly wasm: WasmInstance, tensors: Map<string, Tensor>) {
     const { heap, kernels } = wasm;
     const N = spec.outFeatures, K = spec.inFeatures;
-    const w = finiteFloat32(`${spec.name}.weight`, tensors.get(`${spec.name}.weight`)!);
-    const b = finiteFloat32(`${spec.name}.bias`, tensors.get(`${spec.name}.bias`)!);
     this.bytes = kernels.gemm_f32_packed_bytes(N, K);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
-    const wPtr = heap.allocF32(w);
-    const bPtr = heap.allocF32(b);
+    // the file's bytes straight into wasm memory, checked (and widened from F16/BF16) there: sdk/engine/weights.ts
+    const wPtr = allocFloatTensor(wasm, `${spec.name}.weight`, tensors.get(`${spec.name}.weight`)!);
+    const bPtr = allocFloatTensor(wasm, `${spec.name}.bias`, tensors.get(`${spec.name}.bias`)!);
     kernels.gemm_f32_pack(this.packed, wPtr, bPtr, N, K);
     heap.release(mark);
   }

@@ -172,6 +172,9 @@ export interface Kernels {
   attention_ref(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
 }
 
+/** The least an allocation grows memory by (1 MiB), the limit permitting: fewer, larger grows (see WasmHeap.reserve). */
+const GROW_STEP_PAGES = 16;
+
 /**
  * A bump allocator over one instance's linear memory. Nothing is freed one by one: the engine lays weights and then
  * one activation arena, and drops the whole instance when done. Views are re-made when memory grows.
@@ -220,17 +223,35 @@ export class WasmHeap {
       throw new VitguardError('E_MODEL_TOO_LARGE', `the model needs more than ${(this.limit / 2 ** 20).toFixed(0)} MiB of wasm memory (weights and activations), ` +
         'the maxMemoryBytes limit: raise it only for a model you trust, or lower maxBatch');
     }
-    const have = this.k.memory.buffer.byteLength;
-    if (end > have) {
-      const pages = Math.ceil((end - have) / 65536);
-      try {
-        this.k.memory.grow(pages);
-      } catch (e) {
-        throw new VitguardError('E_WASM', `cannot grow wasm memory to ${Math.ceil(end / 2 ** 20)} MiB: ${(e as Error).message}`, { cause: e });
-      }
-    }
+    if (end > this.k.memory.buffer.byteLength) this.growTo(end, GROW_STEP_PAGES);
     this.top = ptr + bytes;
     return ptr;
+  }
+
+  /**
+   * Grow memory once to at least `bytes` (never past the limit) so that the allocations that follow do not grow it one
+   * at a time: every memory.grow costs ~0.2 ms (a model laid out tensor by tensor grew it hundreds of times). Give a
+   * lower bound of what will be allocated: pages past the last allocation are reserved address space, never touched.
+   */
+  reserve(bytes: number): void {
+    const want = Math.min(bytes, this.limit);
+    if (want > this.k.memory.buffer.byteLength) this.growTo(want, 0);
+  }
+
+  /** Grow to at least `end` bytes, by at least `stepPages` pages where the limit leaves room for them. */
+  private growTo(end: number, stepPages: number): void {
+    const have = this.k.memory.buffer.byteLength;
+    const need = Math.ceil((end - have) / 65536);
+    const room = Math.floor((Math.min(this.limit, 2 ** 32) - have) / 65536);
+    const pages = Math.max(need, Math.min(stepPages, room));
+    try {
+      this.k.memory.grow(pages);
+    } catch (e) {
+      if (pages > need) {
+        try { this.k.memory.grow(need); return; } catch { /* report the exact growth's failure below */ }
+      }
+      throw new VitguardError('E_WASM', `cannot grow wasm memory to ${Math.ceil(end / 2 ** 20)} MiB: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   private refresh(): void {

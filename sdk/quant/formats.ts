@@ -287,13 +287,19 @@ export function readQ8(layer: string, q: Tensor, s: Tensor): Q8Weight {
   return { q: new Int8Array(q.bytes.buffer, q.bytes.byteOffset, N * K), scale: scalesF32(s), N, K };
 }
 
-/** Read a stored Q4_G pair back (checked); G comes from the scale tensor's shape. */
-export function readQ4(layer: string, q: Tensor, s: Tensor): Q4Weight {
+/** Check a stored Q4_G pair and return its (N, K, G); G comes from the scale tensor's shape. */
+export function q4Shape(layer: string, q: Tensor, s: Tensor): { N: number; K: number; G: number } {
   const N = q.shape[0];
   const K = q.shape[1] * 2;
   const ng = s.shape[1];
   if (!(ng > 0) || K % ng !== 0) shape(`${layer}.weight.scale shape ${JSON.stringify(s.shape)} does not fit K = ${K}`);
   const G = K / ng;
   assertQ4(layer, q, s, N, K, G);
+  return { N, K, G };
+}
+
+/** Read a stored Q4_G pair back (checked); G comes from the scale tensor's shape. */
+export function readQ4(layer: string, q: Tensor, s: Tensor): Q4Weight {
+  const { N, K, G } = q4Shape(layer, q, s);
   return { q: q.bytes, scale: scalesF32(s), scaleDtype: s.dtype as 'F16' | 'F32', N, K, G };
 }

@@ -20,7 +20,8 @@ import type { Tensor } from '../format/safetensors.js';
 import { F32_LINEAR, finiteFloat32, linearOp, registerScheme, runCalls, FLOAT_DTYPES, type Int4Memory, type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type TensorSpec } from '../engine/linear.js';
 import type { KernelCall } from '../engine/program.js';
 import type { WasmInstance } from '../engine/wasm.js';
-import { readQ4, readQ8, type QuantScheme } from './formats.js';
+import { allocBytes, allocFloatTensor } from '../engine/weights.js';
+import { assertQ8, q4Shape, type QuantScheme } from './formats.js';
 
 /** The integer-kernel exports of the wasm build (assembly/quant.ts, gemm_q8.ts, gemm_q4.ts). */
 export interface QuantKernels {
@@ -142,14 +143,15 @@ class Q8Linear implements Linear {
     const N = spec.outFeatures, K = spec.inFeatures;
     this.s = scratch(ctx);
     this.actScale = staticScale(spec, scheme, ctx.tensors);
-    const w = readQ8(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
+    const wq = ctx.tensors.get(`${spec.name}.weight.q`)!, ws = ctx.tensors.get(`${spec.name}.weight.scale`)!;
+    assertQ8(spec.name, wq, ws, N, K);
     const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
     this.bytes = k.gemm_q8_packed_bytes(N, K);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
-    const pq = heap.alloc(N * K);
-    heap.u8(pq, N * K).set(new Uint8Array(w.q.buffer, w.q.byteOffset, N * K));
-    const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
+    // the file's bytes straight into wasm memory (sdk/engine/weights.ts), packed there
+    const pq = allocBytes(ctx.wasm, wq);
+    const ps = allocFloatTensor(ctx.wasm, `${spec.name}.weight.scale`, ws, false), pb = heap.allocF32(bias);
     k.gemm_q8_pack(pq, ps, pb, N, K, this.packed);
     heap.release(mark);
   }
@@ -200,17 +202,18 @@ class Q4Linear implements Linear {
     if (a8Tokens && (!this.actQmax || this.actScale || a8Tokens > this.tokens)) {
       throw new VitguardError('E_SCHEME', `${spec.name}: 8-bit token rows (${a8Tokens}) need dynamic integer activations and at most ${this.tokens} tokens`);
     }
-    const w = readQ4(spec.name, ctx.tensors.get(`${spec.name}.weight.q`)!, ctx.tensors.get(`${spec.name}.weight.scale`)!);
-    if (w.G !== scheme.group) throw new VitguardError('E_SCHEME', `${spec.name}: scale tensor implies group ${w.G}, the scheme says ${scheme.group}`);
-    this.G = w.G;
+    const wq = ctx.tensors.get(`${spec.name}.weight.q`)!, ws = ctx.tensors.get(`${spec.name}.weight.scale`)!;
+    const { G } = q4Shape(spec.name, wq, ws);
+    if (G !== scheme.group) throw new VitguardError('E_SCHEME', `${spec.name}: scale tensor implies group ${G}, the scheme says ${scheme.group}`);
+    this.G = G;
     const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
     this.memory = this.actQmax ? resolveInt4Memory(ctx.int4Memory, ctx.wasm.build) : 'compact';
     this.bytes = this.memory === 'fast' ? k.gemm_q4i16_packed_bytes(N, K, this.G) : k.gemm_q4_packed_bytes(N, K, this.G);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
-    const pq = heap.alloc(w.q.byteLength);
-    heap.u8(pq, w.q.byteLength).set(w.q);
-    const ps = heap.allocF32(w.scale), pb = heap.allocF32(bias);
+    // the file's nibbles and scales straight into wasm memory (F16 scales widened there: sdk/engine/weights.ts)
+    const pq = allocBytes(ctx.wasm, wq);
+    const ps = allocFloatTensor(ctx.wasm, `${spec.name}.weight.scale`, ws, false), pb = heap.allocF32(bias);
     if (this.memory === 'fast') {
       k.gemm_q4i16_pack(pq, ps, pb, N, K, this.G, this.packed);
     } else {

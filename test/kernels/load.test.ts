@@ -144,3 +144,45 @@ describe('convert_bf16_f32', () => {
     w.heap.release(mark);
   });
 });
+
+describe('packing at load: gemm_f32_pack and gemm_q8_pack (v128 paths) write the same bytes as their _ref twins', () => {
+  interface PackKernels {
+    gemm_f32_packed_bytes(N: number, K: number): number;
+    gemm_f32_pack(dst: number, w: number, bias: number, N: number, K: number): void;
+    gemm_f32_pack_ref(dst: number, w: number, bias: number, N: number, K: number): void;
+    gemm_q8_packed_bytes(N: number, K: number): number;
+    gemm_q8_pack(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
+    gemm_q8_pack_ref(wq: number, sw: number, bias: number, N: number, K: number, dst: number): void;
+  }
+  const shapes: [number, number][] = [];
+  for (const N of [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33]) for (const K of [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 192]) shapes.push([N, K]);
+  shapes.push([384, 384], [1152, 384], [1000, 768]);
+
+  it('every N and K tail, with and without a bias; real layer shapes', () => {
+    const p = w.kernels as unknown as PackKernels;
+    const mark = w.heap.mark();
+    for (const [N, K] of shapes) {
+      const r = mulberry32(N * 1009 + K);
+      const wf = w.heap.allocF32(Float32Array.from({ length: N * K }, () => r() * 2 - 1));
+      const i8 = Int8Array.from({ length: N * K }, () => Math.floor(r() * 255) - 127);
+      const wq = write(new Uint8Array(i8.buffer));
+      const sw = w.heap.allocF32(Float32Array.from({ length: N }, () => r()));
+      const b = w.heap.allocF32(Float32Array.from({ length: N }, () => r() - 0.5));
+      for (const bias of [b, 0]) {
+        const fb = p.gemm_f32_packed_bytes(N, K);
+        const f1 = w.heap.alloc(fb), f2 = w.heap.alloc(fb);
+        w.heap.u8(f1, fb).fill(0xa5); w.heap.u8(f2, fb).fill(0x5a); // every byte must be written by both
+        p.gemm_f32_pack(f1, wf, bias, N, K);
+        p.gemm_f32_pack_ref(f2, wf, bias, N, K);
+        expect(Buffer.compare(w.heap.u8(f1, fb), w.heap.u8(f2, fb)), `gemm_f32_pack N=${N} K=${K} bias=${bias !== 0}`).toBe(0);
+        const qb = p.gemm_q8_packed_bytes(N, K);
+        const q1 = w.heap.alloc(qb), q2 = w.heap.alloc(qb);
+        w.heap.u8(q1, qb).fill(0xa5); w.heap.u8(q2, qb).fill(0x5a);
+        p.gemm_q8_pack(wq, sw, bias, N, K, q1);
+        p.gemm_q8_pack_ref(wq, sw, bias, N, K, q2);
+        expect(Buffer.compare(w.heap.u8(q1, qb), w.heap.u8(q2, qb)), `gemm_q8_pack N=${N} K=${K} bias=${bias !== 0}`).toBe(0);
+      }
+      w.heap.release(mark);
+    }
+  });
+});
