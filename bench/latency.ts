@@ -39,7 +39,9 @@ interface Options {
   warmup: number;
   seed: number;
   json: boolean;
-  child: boolean; // internal: this process is the relaxed child
+  child: boolean; // internal: this process is a child (the relaxed group, or a thread count of its own)
+  /** internal (--group): the wasm group a child runs (default relaxed). */
+  group?: WasmBuild;
   /** --arch a,b (profile only): every architecture, arch = the first. */
   archs: string[];
   /** --threads: thread counts, each its own contestant / group; absent = the engine's default (1). */
@@ -115,6 +117,7 @@ export function parseArgs(argv: string[]): Options {
       case '--seed': o.seed = int(0); break;
       case '--json': o.json = true; break;
       case '--child': o.child = true; break;
+      case '--group': o.group = value() === 'simd' ? 'simd' : 'relaxed'; break;
       default: usage(`unknown option ${a}`);
     }
   }
@@ -137,10 +140,10 @@ function say(opts: Options, line: string): void {
 }
 
 /** Runs every contestant available to this process (wasm group `group`) and returns its result lines. */
-async function runGroup(opts: Options, group: WasmBuild): Promise<ResultLine[]> {
+async function runGroup(opts: Options, group: WasmBuild, counts = opts.threads ?? [1]): Promise<ResultLine[]> {
   const m = benchModel(opts.arch, opts.seed);
   const lines: ResultLine[] = [];
-  for (const threads of opts.threads ?? [1]) {
+  for (const threads of counts) {
     lines.push(...await measureGroup(m, group, { schemes: opts.schemes, ort: opts.ort, runs: opts.runs, warmup: opts.warmup, threads }, { say: (l) => say(opts, l) }));
   }
   return lines;
@@ -177,12 +180,16 @@ export function summarize(arch: string, lines: ResultLine[]): Record<string, unk
 
 // --- processes --------------------------------------------------------------------------------------
 
-function relaxedChild<L = ResultLine>(opts: Options): Promise<L[]> {
+/**
+ * A child process for the relaxed group (flags above), or for one more thread count of a group: onnxruntime-web takes
+ * its thread count once per process, so each count's ORT baselines need a process of their own.
+ */
+function relaxedChild<L = ResultLine>(opts: Options, group: WasmBuild = 'relaxed', threads = opts.threads): Promise<L[]> {
   const script = fileURLToPath(import.meta.url);
   const args = [
-    ...RELAXED_FLAGS, script, '--child', '--json', '--wasm', 'relaxed', '--arch', opts.archs.join(','), '--scheme', opts.schemes.join(','),
+    ...(group === 'relaxed' ? RELAXED_FLAGS : process.execArgv), script, '--child', '--group', group, '--json', '--wasm', group, '--arch', opts.archs.join(','), '--scheme', opts.schemes.join(','),
     '--ort', opts.ort.join(','), '--runs', String(opts.runs), '--warmup', String(opts.warmup), '--seed', String(opts.seed),
-    ...(opts.threads ? ['--threads', opts.threads.join(',')] : []), ...(opts.attention ? ['--attention', opts.attention.join(',')] : []),
+    ...(threads ? ['--threads', threads.join(',')] : []), ...(opts.attention ? ['--attention', opts.attention.join(',')] : []),
     ...(opts.profile ? ['--profile', '--clock', opts.clock] : []),
   ];
   return new Promise((resolve, reject) => {
@@ -191,7 +198,7 @@ function relaxedChild<L = ResultLine>(opts: Options): Promise<L[]> {
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new VitguardError('E_WASM', `relaxed-SIMD child process (node ${RELAXED_FLAGS.join(' ')}) exited with code ${code}`));
+      if (code !== 0) return reject(new VitguardError('E_WASM', `${group} child process (node ${args.slice(0, args.indexOf(script)).join(' ')}${threads ? `, threads ${threads.join(',')}` : ''}) exited with code ${code}`));
       resolve(out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as L));
     });
   });
@@ -244,18 +251,22 @@ export async function main(argv: string[]): Promise<void> {
       for (const l of await profileInProcess(opts, 'relaxed')) process.stdout.write(JSON.stringify(l) + '\n');
       return;
     }
-    for (const l of await runGroup(opts, 'relaxed')) print(opts, l);
+    for (const l of await runGroup(opts, opts.group ?? 'relaxed')) print(opts, l);
     return;
   }
   if (opts.profile) return profileMain(opts, argv);
   say(opts, `latency: ${opts.arch}, vitguard [${opts.schemes}] × wasm [${opts.wasm}], ort [${opts.ort}], 1 thread, ` +
     `${opts.warmup} warm-up + ${opts.runs} interleaved runs, node ${process.version} ${process.execArgv.join(' ')}`);
   const lines: ResultLine[] = [];
+  // one process per thread count and group (onnxruntime-web's thread count is fixed per process): the first count of
+  // the simd group in this one, every other in a child
+  const counts = opts.threads ?? [1];
   if (opts.wasm.includes('simd')) {
-    for (const l of await runGroup(opts, 'simd')) { print(opts, l); lines.push(l); }
+    for (const l of await runGroup(opts, 'simd', counts.slice(0, 1))) { print(opts, l); lines.push(l); }
+    for (const t of counts.slice(1)) for (const l of await relaxedChild(opts, 'simd', [t])) { print(opts, l); lines.push(l); }
   }
   if (opts.wasm.includes('relaxed')) {
-    for (const l of await relaxedChild(opts)) { print(opts, l); lines.push(l); }
+    for (const t of counts) for (const l of await relaxedChild(opts, 'relaxed', opts.threads ? [t] : undefined)) { print(opts, l); lines.push(l); }
   }
   for (const threads of opts.threads ?? [1]) {
     const summary = summarize(opts.arch, lines.filter((l) => l.threads === threads));

@@ -85,7 +85,7 @@ export interface GroupOptions {
   ort: OnnxLinearScheme[];
   runs: number;
   warmup: number;
-  /** Threads for both engines (default 1). */
+  /** Threads for both engines (default 1). onnxruntime-web takes its count once per process (or page). */
   threads?: number;
   /** Where the vitguard kernels come from (a page passes URLs; Node reads build/). */
   wasmSource?: WasmSource;
@@ -117,6 +117,7 @@ interface Contestant {
 
 const now = () => performance.now();
 let ortReady: Promise<number> | null = null;
+let ortThreads: number | null = null;
 
 /**
  * Time every contestant of one group: ORT's baselines and vitguard's schemes on wasm build `group`, all loaded from
@@ -125,7 +126,10 @@ let ortReady: Promise<number> | null = null;
 export async function runGroup(m: BenchModel, group: WasmBuild, opts: GroupOptions, hooks: GroupHooks = {}): Promise<ResultLine[]> {
   const say = hooks.say ?? (() => {});
   const threads = opts.threads ?? 1;
-  if (threads !== 1) throw new VitguardError('E_USAGE', `threads ${threads}: the engine runs on one thread only (yet)`);
+  if (ortThreads !== null && ortThreads !== threads) {
+    // onnxruntime-web reads its thread count once, when its runtime starts
+    throw new VitguardError('E_USAGE', `onnxruntime-web runs ${ortThreads} thread(s) in this process and cannot change: measure ${threads} thread(s) in another process (or reload the page)`);
+  }
   const ortSchemes: OnnxLinearScheme[] = opts.ort.includes('fp32') ? [...opts.ort] : ['fp32', ...opts.ort];
   const schemes = opts.schemes.filter((s) => {
     if ((SCHEMES as readonly string[]).includes(s)) return true;
@@ -137,7 +141,8 @@ export async function runGroup(m: BenchModel, group: WasmBuild, opts: GroupOptio
 
   if (!ortReady) {
     ortReady = initOrtRuntime(threads);
-    ortReady.catch(() => { ortReady = null; });
+    ortThreads = threads;
+    ortReady.catch(() => { ortReady = null; ortThreads = null; });
     step(0, 'onnxruntime-web: instantiating its wasm runtime');
     say(`[${group}] onnxruntime-web ${ortVersion()} wasm runtime instantiated in ${(await ortReady).toFixed(0)} ms`);
   }
@@ -160,7 +165,12 @@ export async function runGroup(m: BenchModel, group: WasmBuild, opts: GroupOptio
       await hooks.tick?.();
       const bytes = schemeFile(m, scheme as SchemeName);
       const t0 = now();
-      const engine = await Engine.create(bytes, { wasm: group, wasmSource: opts.wasmSource });
+      const engine = await Engine.create(bytes, { wasm: group, wasmSource: opts.wasmSource, threads });
+      if (engine.threads.used !== threads) {
+        say(`[${group}] vitguard ${scheme}: ${threads} threads asked, ${engine.threads.used} ran (${engine.threads.reason ?? 'no reason given'}): left out`);
+        engine.dispose();
+        continue;
+      }
       contestants.push({
         engine: 'vitguard', scheme, wasm: group, modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
         run: async () => engine.forward(m.chw).logits,

@@ -3,7 +3,7 @@
 
 import { VitguardError } from './errors.js';
 import { numPrefixTokens, readModel, tokenLayout, type ModelFile } from './format/model.js';
-import { Engine, type WasmChoice, type WasmSource } from './engine/index.js';
+import { Engine, type AttentionMode, type WasmChoice, type WasmSource } from './engine/index.js';
 import { preprocess, type RawImage } from './image/preprocess.js';
 import { checkDecodeOptions, decodeImage } from './image/decode.js';
 import { loadDetector, mspVerdict, type OodVerdict, type Detector } from './ood/detector.js';
@@ -48,6 +48,8 @@ export interface ClassifierInfo {
   arch: string;
   scheme: string;
   wasm: string;
+  /** The attention path (CreateOptions.attention): 'f32' or 'int8'. */
+  attention: AttentionMode;
   labels: string[];
   imgSize: number;
   inChans: number;
@@ -66,7 +68,7 @@ export function topK(logits: ArrayLike<number>, k: number, labels: string[]): To
 export class Classifier {
   private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null, private readonly image: ImageOptions) {}
 
-  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number } & ImageOptions = {}): Promise<Classifier> {
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number; attention?: AttentionMode } & ImageOptions = {}): Promise<Classifier> {
     const image = pickImageOptions(opts);
     checkDecodeOptions(image); // bad limits fail here (E_INPUT), not at the first image
     const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
@@ -80,6 +82,7 @@ export class Classifier {
       arch: m.arch,
       scheme: m.scheme.name,
       wasm: this.engine.wasm,
+      attention: this.engine.attention,
       labels: m.labels,
       imgSize: m.config.imgSize,
       inChans: m.config.inChans,

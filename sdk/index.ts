@@ -9,7 +9,7 @@
 // transferred, not copied. Both modes return the same numbers: the worker runs the same Classifier on the same bytes.
 
 import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput, type ImageOptions } from './classifier.js';
-import type { WasmChoice, WasmSource } from './engine/index.js';
+import type { AttentionMode, WasmChoice, WasmSource } from './engine/index.js';
 import { VitguardError } from './errors.js';
 import { loadModelBytes, throwIfAborted, type LoadOptions, type ModelSource } from './load.js';
 import type { RawImage } from './image/preprocess.js';
@@ -22,7 +22,7 @@ import './quant/index.js'; // registers the quantized linear kinds (w8a8, w4a8, 
 export { VitguardError, isVitguardError, type ErrorCode } from './errors.js';
 export type { ClassifierInfo, ClassifyOptions, ClassifyResult, TopEntry, ImageInput } from './classifier.js';
 export type { OodVerdict } from './ood/detector.js';
-export type { WasmChoice, WasmSource } from './engine/index.js';
+export type { AttentionMode, WasmChoice, WasmSource } from './engine/index.js';
 export type { RawImage } from './image/preprocess.js';
 export { Classifier } from './classifier.js';
 export type { ImageOptions } from './classifier.js';
@@ -65,6 +65,12 @@ export interface CreateOptions extends LoadOptions, ImageOptions {
    * model's config before anything is allocated: a model over it fails with E_MODEL_TOO_LARGE. Default 1 GiB.
    */
   maxMemoryBytes?: number;
+  /**
+   * The attention path: 'f32' (default) or 'int8' (q, k, v quantized per token and head, q·kᵀ and P·v on the integer
+   * dot kernels; meant for the quantized schemes: docs/attention.md has its speed and its accuracy and OOD deltas).
+   * info() reports it.
+   */
+  attention?: AttentionMode;
   /** Worker mode: hand the input buffers to the worker (the caller's copy is detached). Default true. */
   transfer?: boolean;
   /** Worker mode: where the worker entry script lives, if a bundler moved it. */
@@ -97,7 +103,7 @@ const BUNDLED_WASM: WasmSource | undefined = /*@vitguard-wasm-urls*/ undefined;
 
 /** What Classifier.create takes from the options (in this thread, and again for a rebuild after a trap). */
 function classifierOptions(o: CreateOptions) {
-  return { wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, ...pickImageOptions(o) };
+  return { wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, attention: o.attention, ...pickImageOptions(o) };
 }
 
 function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
@@ -255,7 +261,7 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   throwIfAborted(opts.signal);
   const pool = await WorkerPool.create({
     size: opts.workers ?? 1,
-    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSourceFor(opts)), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, ...pickImageOptions(opts) },
+    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSourceFor(opts)), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, attention: opts.attention, ...pickImageOptions(opts) },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
   });

@@ -30,6 +30,13 @@ export interface EngineOptions {
    */
   int4Memory?: Int4Memory;
   /**
+   * The attention path: 'f32' (default: the shipped results, the parity with PyTorch) or 'int8' — q, k and v
+   * quantized per token and head, q·kᵀ and P·v on the integer dot kernels, softmax in f32 with the probabilities
+   * quantized 0..255 per row (assembly/attention_q8.ts; accuracy and OOD deltas in docs/attention.md). Any scheme
+   * takes either; int8 is meant for the quantized ones. Same bits on the simd and relaxed builds.
+   */
+  attention?: AttentionMode;
+  /**
    * The most wasm linear memory (bytes) this engine may hold: weights, activation arena and scratch together; the
    * same bound covers the per-image preprocessing planes and the per-layer outputs a forward is asked for.
    * A model file is untrusted input: its config, not its size, sets the arena (attention alone is heads·T² floats)
@@ -50,6 +57,9 @@ export interface EngineOptions {
 
 /** Default EngineOptions.maxMemoryBytes: 1 GiB, room for deit_base in fp32 (346 MB of weights) at maxBatch 32. */
 export const DEFAULT_MAX_MEMORY_BYTES = 2 ** 30;
+
+export type AttentionMode = 'f32' | 'int8';
+export const ATTENTION_MODES: readonly AttentionMode[] = ['f32', 'int8'];
 
 export interface ForwardOptions {
   /** Per-layer attention probabilities [heads, T, T]. */
@@ -257,7 +267,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
 
   const R = maxBatch * T;
   const fl = (n: number) => heap.alloc(n * 4);
-  const scratchBytes = Math.ceil(inst.kernels.attention_scratch_bytes(T, D, c.heads) / 64) * 64;
+  // per thread, room for either attention path (EngineOptions.attention)
+  const scratchBytes = Math.ceil(Math.max(inst.kernels.attention_scratch_bytes(T, D, c.heads), inst.kernels.attention_q8_scratch_bytes(T, D / c.heads)) / 64) * 64;
   const imgLen = c.inChans * c.imgSize * c.imgSize;
   const arena: Arena = {
     img: fl(maxBatch * imgLen),
@@ -315,6 +326,7 @@ export class Engine {
   readonly meta: ModelMeta;
   readonly wasm: WasmBuild;
   readonly maxBatch: number;
+  private attn: AttentionMode = 'f32';
   private state: State | null;
   private disposed = false;
   private profile: Profile | null = null;
@@ -348,6 +360,10 @@ export class Engine {
     const int4Memory = opts.int4Memory ?? 'auto';
     if (int4Memory !== 'auto' && int4Memory !== 'compact' && int4Memory !== 'fast') {
       throw new VitguardError('E_INPUT', `int4Memory must be 'auto', 'compact' or 'fast', got ${JSON.stringify(int4Memory)}`);
+    }
+    const attention = opts.attention ?? 'f32';
+    if (!ATTENTION_MODES.includes(attention)) {
+      throw new VitguardError('E_INPUT', `attention must be 'f32' or 'int8', got ${JSON.stringify(attention)}`);
     }
     const maxMemoryBytes = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
     if (!(typeof maxMemoryBytes === 'number' && maxMemoryBytes > 0)) {
@@ -403,7 +419,13 @@ export class Engine {
         info.reason = `the thread pool did not start: ${(e as Error).message}`;
       }
     }
+    engine.attn = attention;
     return engine;
+  }
+
+  /** The attention path (EngineOptions.attention). */
+  get attention(): AttentionMode {
+    return this.attn;
   }
 
   /** Image side, channels and token count the engine expects. */
@@ -532,6 +554,15 @@ export class Engine {
     // head h of image b: S = q kᵀ, softmax(S / √hd), out_h = S v; S in this thread's scratch, or the probabilities
     const attention = (b: number, h: number, t: number, probs: number): KernelCall[] => {
       const qkv = a.qkv + b * T * 3 * D * 4, sc = a.scratch + t * a.scratchBytes;
+      if (this.attn === 'int8') {
+        // the same head in int8 (attention_q8.ts): q̂ k̂ v̂ and S in this thread's scratch; probabilities copied out in f32
+        return [
+          { op: 'attn_quant', fn: 'attention_q8_quant', args: [sc, qkv, T, D, heads, h] },
+          { op: 'attn_qk', fn: 'attention_q8_qk', args: [sc, T, D / heads, scale] },
+          { op: 'attn_softmax', fn: 'attention_q8_softmax', args: [sc, T, D / heads, probs ? probs + h * T * T * 4 : 0] },
+          { op: 'attn_pv', fn: 'attention_q8_pv', args: [row(a.att, b * T), sc, T, D, heads, h] },
+        ];
+      }
       const S = probs ? probs + h * T * T * 4 : sc;
       return [
         { op: 'attn_qk', fn: 'attention_scores', args: [S, qkv, sc + T * T * 4, T, D, heads, h] },

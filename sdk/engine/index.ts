@@ -1,5 +1,5 @@
 // The wasm engine: kernels loading, linear-layer kinds, the forward pass.
-export { Engine, linearSpecs, validateModel, type EngineOptions, type ForwardOptions, type ForwardResult } from './engine.js';
+export { ATTENTION_MODES, Engine, linearSpecs, validateModel, type AttentionMode, type EngineOptions, type ForwardOptions, type ForwardResult } from './engine.js';
 export {
   F32_LINEAR, FLOAT_DTYPES, finiteFloat32, linearKindFor, registerScheme, registeredSchemes,
   type Linear, type LinearBuildContext, type LinearKind, type LinearSpec, type SchemeResolver, type TensorSpec,

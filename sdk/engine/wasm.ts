@@ -170,6 +170,14 @@ export interface Kernels {
   attention_scores(S: number, qkv: number, kT: number, T: number, D: number, heads: number, h: number): void;
   attention_pv(out: number, P: number, qkv: number, T: number, D: number, heads: number, h: number): void;
   attention_ref(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
+  // int8 attention (assembly/attention_q8.ts): one head per call of each stage; `scratch` is one thread's
+  attention_q8_scratch_bytes(T: number, hd: number): number;
+  attention_q8_quant(scratch: number, qkv: number, T: number, D: number, heads: number, h: number): void;
+  attention_q8_qk(scratch: number, T: number, hd: number, scale: number): void;
+  attention_q8_softmax(scratch: number, T: number, hd: number, probs: number): void;
+  attention_q8_pv(out: number, scratch: number, T: number, D: number, heads: number, h: number): void;
+  attention_q8(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
+  attention_q8_ref(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
 }
 
 /** The least an allocation grows memory by (1 MiB), the limit permitting: fewer, larger grows (see WasmHeap.reserve). */

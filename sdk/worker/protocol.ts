@@ -16,6 +16,8 @@ export interface WorkerInit {
   wasmSource?: { simd?: WireWasm; relaxed?: WireWasm };
   maxBatch?: number;
   maxMemoryBytes?: number;
+  /** The attention path (CreateOptions.attention). */
+  attention?: 'f32' | 'int8';
   /** Image decoding limits and EXIF orientation (ImageOptions in classifier.ts). */
   maxPixels?: number;
   maxDecodeBytes?: number;

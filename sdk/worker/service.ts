@@ -52,7 +52,7 @@ export function createService(exit: (code: number) => void) {
   const api = {
     async init(init: WorkerInit): Promise<Envelope<ClassifierInfo>> {
       try {
-        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, ...pickImageOptions(init) });
+        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, attention: init.attention, ...pickImageOptions(init) });
         return { ok: true, value: clf.info() };
       } catch (e) {
         return { ok: false, error: toWireError(e) };
