@@ -26,6 +26,8 @@ export interface ChartOptions {
   title?: string;
   unit?: string; // default 'ms'
   width?: number; // default 760
+  /** Under the axis; default "<unit> (bar: median, whisker: p90)". */
+  caption?: string;
 }
 
 const COLOURS: Record<string, string> = { ort: '#9aa0a6', vitguard: '#1a73e8', 'vitguard-best': '#0b57d0' };
@@ -91,7 +93,7 @@ export function barChart(groups: BarGroup[], opts: ChartOptions = {}): string {
     out.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${y}" y2="${y + 4}" stroke="#5f6368"/>`,
       `<text x="${x(v).toFixed(1)}" y="${y + 16}" text-anchor="middle" fill="#5f6368">${fmt(v)}</text>`);
   }
-  out.push(`<text x="${plotX + plotW / 2}" y="${y + 32}" text-anchor="middle" fill="#5f6368">${esc(unit)} (bar: median, whisker: p90)</text>`);
+  out.push(`<text x="${plotX + plotW / 2}" y="${y + 32}" text-anchor="middle" fill="#5f6368">${esc(opts.caption ?? `${unit} (bar: median, whisker: p90)`)}</text>`);
   const H = y + 42;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12" role="img">` +
     `<rect width="${W}" height="${H}" fill="#fff"/>${out.join('')}</svg>`;

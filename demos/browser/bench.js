@@ -17,7 +17,13 @@ import { relaxedSimdSupported, simdSupported } from '../../lib/sdk/engine/wasm.j
 import { ortVersion } from '../../lib/test/oracle/ort.js';
 
 const $ = (id) => document.getElementById(id);
-const WASM_SOURCE = { simd: new URL('./vitguard.simd.wasm', import.meta.url), relaxed: new URL('./vitguard.relaxed.wasm', import.meta.url) };
+const WASM_SOURCE = {
+  simd: new URL('./vitguard.simd.wasm', import.meta.url), relaxed: new URL('./vitguard.relaxed.wasm', import.meta.url),
+  // threaded twins (shared memory): used for threads > 1, which needs a cross-origin-isolated page
+  'simd-mt': new URL('./vitguard.simd-mt.wasm', import.meta.url), 'relaxed-mt': new URL('./vitguard.relaxed-mt.wasm', import.meta.url),
+};
+/** onnxruntime-web fixes its thread count when its runtime starts: a run at another count reloads the page. */
+let ortThreads = null;
 const state = { phase: 'idle', lines: [], summaries: [], error: null, env: null };
 window.vitguardBench = state;
 
@@ -39,9 +45,10 @@ export function browserName(ua = navigator.userAgent) {
     return `chromium ${chrome} (${brand}, ${os})`;
   }
   const safari = m(/Version\/([\d.]+).*Safari/);
-  if (safari) return `webkit ${safari} (Safari, ${os})`;
+  if (safari && os === 'macOS') return `webkit ${safari} (Safari, macOS)`;
   const webkit = m(/AppleWebKit\/([\d.]+)/);
-  return webkit ? `webkit ${webkit} (${os})` : ua;
+  // WebKitGTK and WPE (Linux) say Safari too, with a Version that is not Safari's: the engine's own version instead
+  return webkit ? `webkit ${webkit} (${os === 'Linux' ? 'WebKitGTK' : os === 'macOS' ? 'macOS' : 'WebKit'}, ${os})` : ua;
 }
 
 function setStatus(text, phase = state.phase) {
@@ -134,7 +141,7 @@ function renderTable(lines) {
         `<td>${fmtMs(l.load_ms)}</td><td>${mib(l.model_bytes)}</td><td>${l.logit_rel_err.toExponential(1)}</td><td>${l.runs}</td></tr>`);
     }
   }
-  const targets = latencyTargets(lines);
+  const targets = latencyTargets(lines).filter((c) => c.met !== null); // only what this run measured
   if (targets.length) {
     rows.push('<tr class="group"><th colspan="9">issue 10 targets (set for Node on one thread; here for comparison)</th></tr>');
     for (const c of targets) {
@@ -189,6 +196,13 @@ async function run({ seed }) {
   const warmup = Math.max(0, Math.floor(Number($('warmup').value)));
   const threads = Number(checked('threads')[0] ?? 1);
   if (!builds.length) throw new Error('no wasm build to run: this browser validates none of the builds ticked');
+  if (ortThreads !== null && ortThreads !== threads) {
+    const q = new URLSearchParams({ arch, scheme: schemes.join(','), wasm: checked('wasm').join(','), ort: ort.join(','), runs, warmup, threads, seed, autorun: 1 });
+    setStatus(`onnxruntime-web started with ${ortThreads} thread(s) in this page: reloading for ${threads}…`, 'running');
+    location.search = q.toString();
+    return;
+  }
+  ortThreads = threads;
   state.lines = [];
   state.summaries = [];
   state.error = null;
@@ -232,7 +246,13 @@ async function main() {
     r.disabled = true;
     $('wasm-hint').textContent = 'This browser has no relaxed SIMD: the simd build only.';
   }
-  $('threads-hint').textContent = 'vitguard runs one thread here (threaded builds are not in this page yet).';
+  const t2 = document.querySelector('input[name=threads][value="2"]');
+  if (state.env.crossOriginIsolated && typeof SharedArrayBuffer === 'function') {
+    t2.disabled = false;
+    $('threads-hint').textContent = 'Both engines on the same count; 2 uses a pool of Web Workers on shared memory.';
+  } else {
+    $('threads-hint').textContent = 'One thread: threads need a cross-origin-isolated page (the server sends COOP/COEP) and SharedArrayBuffer.';
+  }
   const { autorun, seed } = applyQuery();
   $('run').addEventListener('click', () => {
     run({ seed }).catch(fail);

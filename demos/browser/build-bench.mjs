@@ -1,6 +1,6 @@
 // The on-device bench page's code (demos/browser/bench.js → dist/bench/bench.js), run by `npm run build` and
 // `npm run bench:browser` after tsc has written lib/. One file, bundled from lib/ (bench/measure.ts, the engine, the
-// quantizer, the ONNX graph builder and onnx-proto), with vitguard's two wasm binaries (build/) emitted beside it.
+// quantizer, the ONNX graph builder and onnx-proto), with vitguard's wasm binaries (build/: simd, relaxed and, where built, their threaded -mt twins) copied beside it.
 // onnxruntime-web stays outside the bundle: the page imports its wasm-only ES build from node_modules, which the demo
 // server serves (serve.mjs), and that build finds its own .mjs/.wasm next to itself.
 //   node demos/browser/build-bench.mjs
@@ -37,7 +37,10 @@ export async function buildBench() {
   });
   await bundle.close();
   mkdirSync(OUT, { recursive: true });
-  for (const b of ['simd', 'relaxed']) copyFileSync(join(ROOT, `build/vitguard.${b}.wasm`), join(OUT, `vitguard.${b}.wasm`));
+  // the threaded binaries (threads > 1 in a cross-origin-isolated page) where this checkout builds them
+  for (const b of ['simd', 'relaxed', 'simd-mt', 'relaxed-mt']) {
+    if (existsSync(join(ROOT, `build/vitguard.${b}.wasm`))) copyFileSync(join(ROOT, `build/vitguard.${b}.wasm`), join(OUT, `vitguard.${b}.wasm`));
+  }
   return OUT;
 }
 
