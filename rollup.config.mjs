@@ -17,6 +17,8 @@ import { nodeResolve } from '@rollup/plugin-node-resolve';
 import commonjs from '@rollup/plugin-commonjs';
 
 const WASM = ['simd', 'relaxed'].map((build) => ({ build, fileName: `vitguard.${build}.wasm`, path: `build/vitguard.${build}.wasm` }));
+/** The threaded twins (threads: N), for browsers only: Cloudflare Workers have no threads. */
+const WASM_MT = ['simd-mt', 'relaxed-mt'].map((build) => ({ build, fileName: `vitguard.${build}.wasm`, path: `build/vitguard.${build}.wasm` }));
 
 /**
  * The worker entry is referenced as `new URL('./entry.<platform>.js', import.meta.url)` (spawn.ts). Node: emit it as
@@ -27,11 +29,11 @@ const WASM = ['simd', 'relaxed'].map((build) => ({ build, fileName: `vitguard.${
 function vitguardAssets({ platform }) {
   const browser = platform === 'browser';
   const literal = (entry) => `new URL('./${entry}', import.meta.url)`;
-  const wasmUrls = `{ simd: new URL('./vitguard.simd.wasm', import.meta.url), relaxed: new URL('./vitguard.relaxed.wasm', import.meta.url) }`;
+  const wasmUrls = `{ simd: new URL('./vitguard.simd.wasm', import.meta.url), relaxed: new URL('./vitguard.relaxed.wasm', import.meta.url), 'simd-mt': new URL('./vitguard.simd-mt.wasm', import.meta.url), 'relaxed-mt': new URL('./vitguard.relaxed-mt.wasm', import.meta.url) }`;
   return {
     name: 'vitguard-assets',
     buildStart() {
-      if (browser) for (const w of WASM) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });
+      if (browser) for (const w of [...WASM, ...WASM_MT]) this.emitFile({ type: 'asset', fileName: w.fileName, source: readFileSync(w.path) });
     },
     transform(code) {
       let out = code;

@@ -4,6 +4,7 @@
 import { VitguardError } from './errors.js';
 import { numPrefixTokens, readModel, tokenLayout, type ModelFile } from './format/model.js';
 import { Engine, type AttentionMode, type WasmChoice, type WasmSource } from './engine/index.js';
+import type { ThreadsInfo } from './engine/threads.js';
 import { preprocess, type RawImage } from './image/preprocess.js';
 import { checkDecodeOptions, decodeImage } from './image/decode.js';
 import { loadDetector, mspVerdict, type OodVerdict, type Detector } from './ood/detector.js';
@@ -55,6 +56,8 @@ export interface ClassifierInfo {
   inChans: number;
   memoryBytes: number;
   ood: { method: string; fitted: boolean };
+  /** Threads asked for (CreateOptions.threads), threads that run each forward, and why fewer where fewer. */
+  threads: ThreadsInfo;
 }
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -68,7 +71,7 @@ export function topK(logits: ArrayLike<number>, k: number, labels: string[]): To
 export class Classifier {
   private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null, private readonly image: ImageOptions) {}
 
-  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number; attention?: AttentionMode } & ImageOptions = {}): Promise<Classifier> {
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number; threads?: number; attention?: AttentionMode } & ImageOptions = {}): Promise<Classifier> {
     const image = pickImageOptions(opts);
     checkDecodeOptions(image); // bad limits fail here (E_INPUT), not at the first image
     const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
@@ -87,6 +90,7 @@ export class Classifier {
       imgSize: m.config.imgSize,
       inChans: m.config.inChans,
       memoryBytes: this.engine.memoryBytes(),
+      threads: { ...this.engine.threads },
       ood: { method: this.detector?.method ?? 'msp', fitted: this.detector !== null },
     };
   }

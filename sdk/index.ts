@@ -66,6 +66,14 @@ export interface CreateOptions extends LoadOptions, ImageOptions {
    */
   maxMemoryBytes?: number;
   /**
+   * Threads that run each forward (default 1): each GEMM's rows and the attention heads split across this thread and
+   * threads − 1 more (worker_threads in Node; in a browser, Web Workers, which need a cross-origin-isolated page:
+   * Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp). The same numbers as one
+   * thread. Where threads cannot run (a page that is not isolated, Cloudflare Workers) one thread runs; info().threads
+   * says how many were asked for, how many run, and why. With worker: true, each worker runs its own threads.
+   */
+  threads?: number;
+  /**
    * The attention path: 'f32' (default) or 'int8' (q, k, v quantized per token and head, q·kᵀ and P·v on the integer
    * dot kernels; meant for the quantized schemes: docs/attention.md has its speed and its accuracy and OOD deltas).
    * info() reports it.
@@ -103,7 +111,7 @@ const BUNDLED_WASM: WasmSource | undefined = /*@vitguard-wasm-urls*/ undefined;
 
 /** What Classifier.create takes from the options (in this thread, and again for a rebuild after a trap). */
 function classifierOptions(o: CreateOptions) {
-  return { wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, attention: o.attention, ...pickImageOptions(o) };
+  return { wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, threads: o.threads, attention: o.attention, ...pickImageOptions(o) };
 }
 
 function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
@@ -113,7 +121,7 @@ function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
   if (base === undefined) return isNode ? undefined : BUNDLED_WASM;
   const b = new URL(String(base), (globalThis as { location?: { href: string } }).location?.href);
   if (!b.pathname.endsWith('/')) b.pathname += '/';
-  return { simd: new URL('vitguard.simd.wasm', b), relaxed: new URL('vitguard.relaxed.wasm', b) } as unknown as WasmSource;
+  return { simd: new URL('vitguard.simd.wasm', b), relaxed: new URL('vitguard.relaxed.wasm', b), 'simd-mt': new URL('vitguard.simd-mt.wasm', b), 'relaxed-mt': new URL('vitguard.relaxed-mt.wasm', b) } as unknown as WasmSource;
 }
 
 /** WasmSource → what may cross to a worker: URLs as strings; bytes and compiled modules as they are. */
@@ -121,7 +129,7 @@ function wasmSourceToWire(s: WasmSource | undefined): WorkerInit['wasmSource'] {
   if (!s) return undefined;
   const one = (x: unknown): WireWasm | undefined => (x instanceof URL ? x.href : (x as WireWasm | undefined));
   const r = s as unknown as Record<string, unknown>;
-  return { simd: one(r.simd), relaxed: one(r.relaxed) };
+  return { simd: one(r.simd), relaxed: one(r.relaxed), 'simd-mt': one(r['simd-mt']), 'relaxed-mt': one(r['relaxed-mt']) };
 }
 
 // --- images -----------------------------------------------------------------------------------------------------
@@ -261,7 +269,7 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
   throwIfAborted(opts.signal);
   const pool = await WorkerPool.create({
     size: opts.workers ?? 1,
-    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSourceFor(opts)), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, attention: opts.attention, ...pickImageOptions(opts) },
+    init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSourceFor(opts)), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, threads: opts.threads, attention: opts.attention, ...pickImageOptions(opts) },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
   });

@@ -1,7 +1,10 @@
 // `npm run demo`: serves the browser demo (demos/browser/) with the bundle (dist/browser/), the demo models
 // (dist/demo/) and the sample images (demos/samples/) on localhost. Static files only: the page works the same from
 // any static host, and offline (nothing is fetched from elsewhere).
-//   node demos/browser/serve.mjs [--port 8080] [--host 127.0.0.1]
+//   node demos/browser/serve.mjs [--port 8080] [--host 127.0.0.1] [--no-isolation]
+// Every answer carries Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, so the
+// page is cross-origin isolated: SharedArrayBuffer exists and `threads: N` runs N threads (everything here is
+// same-origin, which require-corp allows). isolate: false (--no-isolation) leaves them out: the one-thread fallback.
 
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -18,7 +21,8 @@ const TYPES = {
 };
 
 /** Start the server; resolves to { url, close } once it listens. Port 0 picks a free port. */
-export function serve({ port = 8080, host = '127.0.0.1' } = {}) {
+export function serve({ port = 8080, host = '127.0.0.1', isolate = true } = {}) {
+  const isolation = isolate ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -38,7 +42,7 @@ export function serve({ port = 8080, host = '127.0.0.1' } = {}) {
         res.writeHead(404, { 'content-type': 'text/plain' });
         return res.end('not found');
       }
-      res.writeHead(200, { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': s.size, 'cache-control': 'no-cache' });
+      res.writeHead(200, { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': s.size, 'cache-control': 'no-cache', ...isolation });
       res.end(req.method === 'HEAD' ? undefined : await readFile(file));
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' });
@@ -56,6 +60,6 @@ export function serve({ port = 8080, host = '127.0.0.1' } = {}) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
-  const { url } = await serve({ port: Number(arg('port', process.env.PORT ?? 8080)), host: arg('host', '127.0.0.1') });
+  const { url } = await serve({ port: Number(arg('port', process.env.PORT ?? 8080)), host: arg('host', '127.0.0.1'), isolate: !process.argv.includes('--no-isolation') });
   console.log(`vitguard demo: ${url}  (Ctrl-C to stop)`);
 }

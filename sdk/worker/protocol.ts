@@ -13,9 +13,11 @@ export interface WorkerInit {
   /** The model file (.safetensors), copied into the worker (the client keeps its copy to rebuild dead workers). */
   model: Uint8Array;
   wasm: 'auto' | 'simd' | 'relaxed';
-  wasmSource?: { simd?: WireWasm; relaxed?: WireWasm };
+  wasmSource?: { simd?: WireWasm; relaxed?: WireWasm; 'simd-mt'?: WireWasm; 'relaxed-mt'?: WireWasm };
   maxBatch?: number;
   maxMemoryBytes?: number;
+  /** Threads per forward inside this worker (CreateOptions.threads). */
+  threads?: number;
   /** The attention path (CreateOptions.attention). */
   attention?: 'f32' | 'int8';
   /** Image decoding limits and EXIF orientation (ImageOptions in classifier.ts). */

@@ -19,6 +19,8 @@ export function wasmSourceFromWire(w: WorkerInit['wasmSource']): WasmSource | un
   const out: Record<string, unknown> = {};
   if (w.simd !== undefined) out.simd = one(w.simd);
   if (w.relaxed !== undefined) out.relaxed = one(w.relaxed);
+  if (w['simd-mt'] !== undefined) out['simd-mt'] = one(w['simd-mt']);
+  if (w['relaxed-mt'] !== undefined) out['relaxed-mt'] = one(w['relaxed-mt']);
   return out as WasmSource;
 }
 
@@ -52,7 +54,7 @@ export function createService(exit: (code: number) => void) {
   const api = {
     async init(init: WorkerInit): Promise<Envelope<ClassifierInfo>> {
       try {
-        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, attention: init.attention, ...pickImageOptions(init) });
+        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, threads: init.threads, attention: init.attention, ...pickImageOptions(init) });
         return { ok: true, value: clf.info() };
       } catch (e) {
         return { ok: false, error: toWireError(e) };
