@@ -43,7 +43,6 @@ describe('bench/latency --profile options', () => {
 
   it('refuses what the latency run cannot do, and bad values', () => {
     expect(() => parseArgs(['--arch', 'deit_tiny_patch16_224,deit_small_patch16_224'])).toThrow(/need --profile/);
-    expect(() => parseArgs(['--attention', 'int8'])).toThrow(/--attention needs --profile/);
     expect(() => parseArgs(['--markdown', 'x.md'])).toThrow(/--markdown needs --profile/);
     expect(() => parseArgs(['--threads', '0'])).toThrow(/thread counts 1\.\.64/);
     expect(() => parseArgs(['--profile', '--attention', 'int4'])).toThrow(/f32 and\/or int8/);
