@@ -11,8 +11,10 @@
 import { wrap, transfer, type Remote } from 'comlink';
 import { VitguardError } from '../errors.js';
 import type { ClassifierInfo } from '../classifier.js';
-import { fromWireError, type Envelope, type WorkerInit } from './protocol.js';
-import type { WorkerApi } from './service.js';
+import { loadWasmModule, pickBuild } from '../engine/wasm.js';
+import { threadsUnsupported } from '../engine/threads.js';
+import { fromWireError, type Envelope, type WireWasm, type WorkerInit } from './protocol.js';
+import { wasmSourceFromWire, type WorkerApi } from './service.js';
 import { spawnWorker, type WorkerHandle } from './spawn.js';
 
 export interface PoolOptions {
@@ -56,7 +58,7 @@ export class WorkerPool {
     if (!Number.isInteger(opts.size) || opts.size < 1 || opts.size > 64) {
       throw new VitguardError('E_INPUT', `workers must be an integer from 1 to 64, got ${opts.size}`);
     }
-    const pool = new WorkerPool(opts);
+    const pool = new WorkerPool({ ...opts, init: await withCompiledWasm(opts.init) });
     for (let i = 0; i < opts.size; i++) pool.slots.push(pool.startSlot(i, 0));
     try {
       await Promise.all(pool.slots.map((s) => s.ready));
@@ -195,6 +197,32 @@ export class WorkerPool {
       s.kill(new VitguardError('E_DISPOSED', 'the classifier was disposed while this call was running'));
       await s.handle?.terminate().catch(() => {});
     }));
+  }
+}
+
+/**
+ * The init every worker gets, with its kernel binary compiled here, once: a WebAssembly.Module posted to a worker is
+ * shared with it, not recompiled (Node worker_threads and browsers both structured-clone a Module), so N workers and
+ * every replacement skip fetching and compiling the wasm. The build is picked here: the workers run in this runtime
+ * and would pick the same. With threads > 1 the threaded twin (-mt) is compiled too. Should any of it fail, the init
+ * goes as it came and each worker reports the failure as it always did.
+ */
+export async function withCompiledWasm(init: WorkerInit): Promise<WorkerInit> {
+  try {
+    const build = pickBuild(init.wasm);
+    const source = wasmSourceFromWire(init.wasmSource);
+    const given = init.wasmSource as Record<string, WireWasm | undefined> | undefined;
+    const wasmSource: Record<string, WireWasm | undefined> = { ...given, [build]: await loadWasmModule(build, source) };
+    const mt = `${build}-mt` as const;
+    // the threaded twin where a forward may use it and the caller did not leave it out on purpose (Engine.create
+    // reports a source without it)
+    const threads = (init as WorkerInit & { threads?: number }).threads ?? 1;
+    if (threads > 1 && threadsUnsupported() === null && (!given || given[mt] !== undefined)) {
+      wasmSource[mt] = await loadWasmModule(mt, source);
+    }
+    return { ...init, wasm: build, wasmSource: wasmSource as WorkerInit['wasmSource'] };
+  } catch {
+    return init;
   }
 }
 
