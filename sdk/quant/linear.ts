@@ -2,9 +2,10 @@
 // the schemes w8a8, w4a8, w4a16, w4a4 and the simulated `sim`. Layers the scheme does not list stay f32.
 //
 //   w8a8   x f32 (rows, K) → quantize_act_rows (i16, per row or static scale) → gemm_q8 (i16-resident int8 panels)
-//   w4a8   int4Memory 'compact': x → quantize_act_rows (i8 on relaxed / i16 on simd, + group sums) → gemm_q4 (int4
-//          nibble panels, unpacked in registers); 'fast': int4 expanded once to i16 panels → quantize_act_rows (i16)
-//          → gemm_q4i16. 'auto' (default): fast on the simd build, compact on the relaxed build.
+//   w4a8   int4Memory 'compact': x → quantize_act_rows (i8 + group sums on relaxed / i16 on simd) → gemm_q4 (int4
+//          nibble panels; relaxed: unpacked in registers; simd: each 8-column panel expanded into a per-thread i16
+//          panel scratch per call); 'fast': int4 expanded once to i16 panels → quantize_act_rows (i16) → gemm_q4i16.
+//          'auto' (default): fast on the simd build, compact on the relaxed build.
 //   w4a4   as w4a8 with activations in [-7, 7]
 //   int8 edges  the patch embedding / head(s) of an int4 scheme listed in `int8Layers` (Q8_PC): w8a8 with dynamic
 //          per-token activations, whatever the scheme's activation setting
@@ -12,7 +13,8 @@
 //          per row block, then gemm_f32's 2×4 dot tile)
 //   sim    f32 weights already fake-quantized by simulateModel; x is copied, fake_quant_act_rows'd, then gemm_f32
 // One activation scratch per wasm instance, shared by all its quantized layers (they run one at a time); rows of it
-// belong to rows of the input, so threads running disjoint rows never meet; the w4a16 panel is one per thread.
+// belong to rows of the input, so threads running disjoint rows never meet; the panel (w4a16's f32 panel, or simd
+// gemm_q4's i16 panel) is one per thread.
 
 import { VitguardError } from '../errors.js';
 import { numTokens, type SchemeInfo, type ViTConfig } from '../format/model.js';
@@ -37,7 +39,9 @@ export interface QuantKernels {
   gemm_q4_packed_bytes(N: number, K: number, G: number): number;
   gemm_q4_act_bytes(M: number, K: number, G: number): number;
   gemm_q4_pack(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
-  gemm_q4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number): void;
+  q4_act_sums(): number;
+  gemm_q4_panel_bytes(K: number, G: number): number;
+  gemm_q4(a: number, sa: number, sums: number, packed: number, out: number, M: number, N: number, K: number, G: number, panel: number): void;
   gemm_w4a16(x: number, packed: number, out: number, M: number, N: number, K: number, G: number, panel: number): void;
   gemm_w4a16_panel_bytes(K: number): number;
   gemm_q4i16_packed_bytes(N: number, K: number, G: number): number;
@@ -69,8 +73,9 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
 /**
  * Regions of the per-instance scratch, from `base`: q = quantized activations (rows, Kpad) i16, or the simulated
- * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel = one w4a16
- * dequantized 4-column panel per thread, panelBytes = gemm_w4a16_panel_bytes(K) (the kernel says how much it writes).
+ * path's f32 (rows, K) copy, whichever is larger; scales f32 (rows); sums i32 (rows, K/32); panel = one kernel panel
+ * per thread, panelBytes = the larger of gemm_w4a16_panel_bytes(K) (w4a16's dequantized f32 panel) and
+ * gemm_q4_panel_bytes(K, 32) (simd gemm_q4's i16 panel; 0 on relaxed) — the kernels say how much they write.
  */
 function layout(base: number, rows: number, K: number, panelBytes: number, threads: number): ScratchLayout {
   // Rows [r0, r1) of every layer start at r0 · (the widest K's row bytes), each layer's rows packed at its own K from
@@ -91,7 +96,9 @@ function scratch(ctx: LinearBuildContext): ScratchLayout {
   let s = scratchOf.get(ctx.wasm);
   if (!s) {
     const K = maxInFeatures(ctx.meta.config);
-    const panelBytes = quantKernels(ctx.wasm).gemm_w4a16_panel_bytes(K);
+    const k = quantKernels(ctx.wasm);
+    // G = 32, the smallest group (formats.ts), needs the most panel bytes
+    const panelBytes = Math.max(k.gemm_w4a16_panel_bytes(K), k.gemm_q4_panel_bytes(K, 32));
     const threads = ctx.threads ?? 1;
     const size = layout(0, ctx.maxRows, K, panelBytes, threads).bytes;
     s = layout(ctx.wasm.heap.alloc(size), ctx.maxRows, K, panelBytes, threads);
@@ -185,6 +192,8 @@ class Q4Linear implements Linear {
   private readonly tokens: number; // tokens per image
   /** 'fast': i16-resident panels read by gemm_q4i16; 'compact': nibble panels read by gemm_q4 / gemm_w4a16. */
   readonly memory: 'compact' | 'fast';
+  /** gemm_q4 reads the activations' group sums (relaxed build; q4_act_sums). */
+  private readonly compactSums: boolean;
 
   /**
    * a8Tokens > 0 (the outlier-aware w4a4-oa): the first a8Tokens rows of every image (class, distillation tokens)
@@ -208,6 +217,7 @@ class Q4Linear implements Linear {
     this.G = G;
     const bias = finiteFloat32(`${spec.name}.bias`, ctx.tensors.get(`${spec.name}.bias`)!);
     this.memory = this.actQmax ? resolveInt4Memory(ctx.int4Memory, ctx.wasm.build) : 'compact';
+    this.compactSums = k.q4_act_sums() === 1;
     this.bytes = this.memory === 'fast' ? k.gemm_q4i16_packed_bytes(N, K, this.G) : k.gemm_q4_packed_bytes(N, K, this.G);
     this.packed = heap.alloc(this.bytes);
     const mark = heap.mark();
@@ -240,9 +250,10 @@ class Q4Linear implements Linear {
     }
     const fast = this.memory === 'fast';
     const eb = fast ? 2 : this.k.q4_act_elem_bytes(); // bytes per quantized activation
-    const G = fast ? 0 : this.G; // group sums only for the compact kernel
-    const sumStride = fast ? 0 : (K / this.G) * 4;
-    const q = this.s.q + r0 * this.s.qRow, scales = this.s.scales + r0 * 4, sums = fast ? 0 : this.s.sums + r0 * this.s.sumRow;
+    const withSums = !fast && this.compactSums; // group sums only for the relaxed build's compact kernel
+    const G = withSums ? this.G : 0;
+    const sumStride = withSums ? (K / this.G) * 4 : 0;
+    const q = this.s.q + r0 * this.s.qRow, scales = this.s.scales + r0 * 4, sums = withSums ? this.s.sums + r0 * this.s.sumRow : 0;
     const calls: KernelCall[] = [{ op: 'act_quant', fn: 'quantize_act_rows', args: [x, rows, K, this.actQmax, this.actScale, q, eb, K, scales, sums, G] }];
     // w4a4-oa: the first a8Tokens rows of every image again at 8 bits (those of them inside [r0, r1))
     const T = this.tokens;
@@ -254,7 +265,7 @@ class Q4Linear implements Linear {
     }
     calls.push(fast
       ? { op, fn: 'gemm_q4i16', args: [q, scales, this.packed, out, rows, N, K, this.G] }
-      : { op, fn: 'gemm_q4', args: [q, scales, sums, this.packed, out, rows, N, K, this.G] });
+      : { op, fn: 'gemm_q4', args: [q, scales, sums, this.packed, out, rows, N, K, this.G, this.s.panel + t * this.s.panelBytes] });
     return calls;
   }
 }

@@ -141,7 +141,7 @@ export function caseQ4(k: Kernels, M: number, N: number, K: number, G: number, s
   const pp = k.alloc(ex.gemm_q4_packed_bytes(N, K, G));
   ex.gemm_q4_pack(pw, ps, pb, N, K, G, ex.q4_int_layout(), pp);
   const po = k.alloc(4 * M * N), po_r = k.alloc(4 * M * N);
-  ex.gemm_q4(pa, psa, psum, pp, po, M, N, K, G);
+  ex.gemm_q4(pa, psa, psum, pp, po, M, N, K, G, k.alloc(ex.gemm_q4_panel_bytes(K, G)));
   ex.gemm_q4_ref(pa_r, psa_r, pw, ps, pb, po_r, M, N, K, G);
   const out = k.f32(po, M * N);
   sameBits(out, k.f32(po_r, M * N), `gemm_q4 ${M}x${N}x${K} G${G} qmax ${qmax}`);
@@ -275,7 +275,16 @@ export function runBattery(k: Kernels): Record<string, string> {
       if ((i + K) % 2 === 0 || K === 32) d[`q4i16 ${M}x${N}x${K}/${G}`] = digest(caseQ4I16(k, M, N, K, G, seed++));
     }
   }
-  for (const [M, N, K, G] of [[5, 9, 64, 32], [4, 8, 256, 128], [7, 12, 192, 64]]) {
+  // int4 kernels at the edges of their tiles: N around the 8-column panel (partial panels stored lane by lane), every
+  // M tail (M mod 4: the 1-row loops), G = 32 (the relaxed build's flush-per-block path) and 64 / 128 (its i32 sums
+  // across blocks). K is a multiple of G ≥ 32 for every int4 weight (formats.ts), so no K tails exist here; the int8
+  // kernel's K tails (not a multiple of 8) are in the q8 cases above.
+  for (const [M, N, K, G] of [[1, 8, 32, 32], [2, 9, 64, 32], [3, 15, 96, 32], [4, 1, 32, 32], [5, 16, 128, 64], [6, 17, 256, 128], [7, 7, 64, 64], [9, 24, 384, 128], [11, 23, 192, 32]]) {
+    d[`q4 panel ${M}x${N}x${K}/${G}`] = digest(caseQ4(k, M, N, K, G, seed++));
+    d[`q4a4 panel ${M}x${N}x${K}/${G}`] = digest(caseQ4(k, M, N, K, G, seed++, 7));
+    d[`q4i16 panel ${M}x${N}x${K}/${G}`] = digest(caseQ4I16(k, M, N, K, G, seed++));
+  }
+  for (const [M, N, K, G] of [[5, 9, 64, 32], [4, 8, 256, 128], [7, 12, 192, 64], [6, 16, 128, 32]]) {
     const e = extremeQ4(M, N, K, G);
     d[`q4 extreme ${M}x${N}x${K}/${G}`] = digest(caseQ4(k, M, N, K, G, seed++, 127, e.w, e.acts));
     d[`q4i16 extreme ${M}x${N}x${K}/${G}`] = digest(caseQ4I16(k, M, N, K, G, seed++, e.w, e.acts));
