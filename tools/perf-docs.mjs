@@ -239,10 +239,11 @@ function threadsTable(lines) {
 }
 
 function coldstartTable(lines) {
-  const rows = lines.filter((l) => !l.summary && l.engine !== 'node').map((l) => [short(l.arch), `${l.engine === 'ort' ? 'ORT' : 'vitguard'} ${l.scheme}`, l.engine === 'ort' ? 'simd' : l.wasm,
+  // group: the process flags (relaxed: --experimental-wasm-relaxed-simd --no-liftoff), ORT's own binary being simd in both
+  const rows = lines.filter((l) => !l.summary && l.engine !== 'node').map((l) => [short(l.arch), `${l.engine === 'ort' ? 'ORT' : 'vitguard'} ${l.scheme}`, l.wasm,
     mib(l.model_bytes), f1(l.compile_ms), f1(l.create_ms), f1(l.ready_ms), f1(l.first_ms), f1(l.first_result_ms), f1(l.create_warm_ms), mib(l.peak_rss), mib(l.peak_rss_net), l.wasm_bytes ? mib(l.wasm_bytes) : '—']);
   const node = lines.find((l) => l.engine === 'node');
-  return table(['arch', 'contestant', 'wasm', 'file MiB', 'compile ms', 'create ms', 'ready ms', 'first forward ms', 'first result ms', 'warm create ms', 'peak RSS MiB', 'net of bare node MiB', 'wasm memory MiB'], rows, ['l', 'l', 'l'])
+  return table(['arch', 'contestant', 'group', 'file MiB', 'compile ms', 'create ms', 'ready ms', 'first forward ms', 'first result ms', 'warm create ms', 'peak RSS MiB', 'net of bare node MiB', 'wasm memory MiB'], rows, ['l', 'l', 'l'])
     + (node ? `\n\nA bare \`node\` child (imports nothing) peaks at ${mib(node.peak_rss)} MiB here; "net" subtracts it.` : '');
 }
 
@@ -262,7 +263,9 @@ async function allTargets(res) {
     for (const s of res.coldstart.lines.filter((l) => l.summary)) {
       for (const [k, v] of Object.entries(s.targets ?? {})) {
         const missed = v.met ? '' : `: missed by ${((v.ratio / v.target - 1) * 100).toFixed(0)} %`;
-        out.push({ where: 'Node (cold start)', name: k.replace(/_/g, ' ').replace('<=', '≤ '), arch: s.arch, group: s.wasm, met: v.met, detail: `${r2(v.ratio)} ${v.met ? '≤' : '>'} ${v.target}${missed}` });
+        // cold_ready_w8a8<=0.5x_ort_int8_session → cold ready w8a8 ≤ 0.5× ORT int8 session
+        const name = k.replace('<=', ' ≤ ').replace(/(\d)x_/, '$1× ').replace(/_/g, ' ').replace(/\bort\b/g, 'ORT');
+        out.push({ where: 'Node (cold start)', name, arch: s.arch, group: s.wasm, met: v.met, detail: `${r2(v.ratio)} ${v.met ? '≤' : '>'} ${v.target}${missed}` });
       }
     }
   }
@@ -289,9 +292,16 @@ async function allTargets(res) {
 /** For a missed latency target: where the time goes, from the profile of the same arch, build and scheme. */
 function why(res, t) {
   if (res.profile?.status !== 'ok' || !t.arch) return '';
+  const opsOf = (scheme) => res.profile.lines.filter((l) => l.profile && l.arch === t.arch && l.wasm === t.group && l.scheme === scheme && (l.threads ?? 1) === 1 && l.op && l.op !== 'total' && l.attention === undefined);
+  if (t.name === 'w4a8 / w8a8') {
+    // where w4a8 spends more than w8a8, op by op
+    const w8 = new Map(opsOf('w8a8').map((l) => [l.op, l.ms]));
+    const diff = opsOf('w4a8').filter((l) => w8.has(l.op)).map((l) => ({ op: l.op, d: l.ms - w8.get(l.op) })).sort((a, b) => b.d - a.d).slice(0, 4);
+    return diff.length ? `w4a8 − w8a8: ${diff.map((x) => `${x.op} ${x.d >= 0 ? '+' : ''}${x.d.toFixed(2)} ms`).join(', ')}` : '';
+  }
   const scheme = t.detail.match(/^(w\d+a\d+|fp32)\b/)?.[1] ?? (t.name.includes('fp32 /') ? 'fp32' : null);
   if (!scheme) return '';
-  const ops = res.profile.lines.filter((l) => l.profile && l.arch === t.arch && l.wasm === t.group && l.scheme === scheme && (l.threads ?? 1) === 1 && l.op && l.op !== 'total' && l.attention === undefined);
+  const ops = opsOf(scheme);
   if (!ops.length) return '';
   const top = [...ops].sort((a, b) => b.share - a.share).slice(0, 4).map((l) => `${l.op} ${(100 * l.share).toFixed(0)} %${l.pct_of_ceiling !== undefined ? ` (${l.pct_of_ceiling.toFixed(0)} % of ceiling)` : ''}`);
   return `${scheme}: ${top.join(', ')}`;
