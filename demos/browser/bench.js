@@ -15,6 +15,7 @@ import { barChart } from '../../lib/bench/chart.js';
 import { latencyTargets } from '../../lib/bench/targets.js';
 import { relaxedSimdSupported, simdSupported } from '../../lib/sdk/engine/wasm.js';
 import { ortVersion } from '../../lib/test/oracle/ort.js';
+import { browserName } from '../../lib/bench/ua.js';
 
 const $ = (id) => document.getElementById(id);
 const WASM_SOURCE = {
@@ -26,30 +27,6 @@ const WASM_SOURCE = {
 let ortThreads = null;
 const state = { phase: 'idle', lines: [], summaries: [], error: null, env: null };
 window.vitguardBench = state;
-
-/** "<engine> <version> (<brand>, <os>)" from the user agent: the engine is what the numbers depend on. */
-export function browserName(ua = navigator.userAgent) {
-  const m = (re) => ua.match(re)?.[1];
-  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad|iPod/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS'
-    : /Windows/.test(ua) ? 'Windows' : /CrOS/.test(ua) ? 'ChromeOS' : /Linux/.test(ua) ? 'Linux' : 'unknown OS';
-  if (os === 'iOS') { // every iOS browser is WebKit
-    const brand = /CriOS/.test(ua) ? 'Chrome' : /FxiOS/.test(ua) ? 'Firefox' : /EdgiOS/.test(ua) ? 'Edge' : 'Safari';
-    return `webkit ${m(/Version\/([\d.]+)/) ?? m(/OS ([\d_]+)/)?.replace(/_/g, '.') ?? '?'} (${brand}, iOS)`;
-  }
-  const firefox = m(/Firefox\/([\d.]+)/);
-  if (firefox) return `firefox ${firefox} (${os})`;
-  const chrome = m(/(?:HeadlessChrome|Chrome|Chromium)\/([\d.]+)/);
-  if (chrome) {
-    const brand = /Edg\//.test(ua) ? 'Edge' : /SamsungBrowser/.test(ua) ? 'Samsung Internet' : /OPR\//.test(ua) ? 'Opera'
-      : /HeadlessChrome/.test(ua) ? 'headless' : /Chromium/.test(ua) ? 'Chromium' : 'Chrome';
-    return `chromium ${chrome} (${brand}, ${os})`;
-  }
-  const safari = m(/Version\/([\d.]+).*Safari/);
-  if (safari && os === 'macOS') return `webkit ${safari} (Safari, macOS)`;
-  const webkit = m(/AppleWebKit\/([\d.]+)/);
-  // WebKitGTK and WPE (Linux) say Safari too, with a Version that is not Safari's: the engine's own version instead
-  return webkit ? `webkit ${webkit} (${os === 'Linux' ? 'WebKitGTK' : os === 'macOS' ? 'macOS' : 'WebKit'}, ${os})` : ua;
-}
 
 function setStatus(text, phase = state.phase) {
   state.phase = phase;
@@ -64,7 +41,7 @@ const yieldToPage = () => new Promise((r) => setTimeout(r, 0));
 
 function environment() {
   const env = {
-    browser: browserName(),
+    browser: browserName(navigator.userAgent),
     userAgent: navigator.userAgent,
     hardwareConcurrency: navigator.hardwareConcurrency ?? null,
     deviceMemory: navigator.deviceMemory ?? null, // Chromium only (GiB, rounded)
