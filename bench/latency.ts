@@ -11,6 +11,8 @@
 // "simd" (its npm build has no relaxed SIMD), and logit_rel_err = max|Δlogit| / max|logit| against ort fp32.
 // Then one summary line per run: {"summary":true,"arch",..,"groups":{"simd":{"vitguard_fp32/ort_fp32":..}},"size":{..}}.
 // --threads 1,2 runs the whole group once per thread count (each line's `threads` says which; one summary each).
+// --attention f32,int8 runs each vitguard scheme once per attention path, interleaved (lines carry "attention"; the
+// summary names the int8 ones `<scheme>+attn_int8`).
 //
 // The per-op profile instead of the latency run (no onnxruntime-web; bench/profile.ts has the line format):
 //   npm run bench -- --profile --arch deit_tiny_patch16_224,deit_small_patch16_224 --scheme fp32,w8a8,w4a8 \
@@ -23,6 +25,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { VitguardError } from '../sdk/errors.js';
+import type { AttentionMode } from '../sdk/engine/index.js';
 import { benchModel, runGroup as measureGroup, summarize as summarizeLines, type OnnxLinearScheme, type ResultLine, type WasmBuild } from './measure.js';
 import { profileGroup, profileMarkdown, type CeilingLine, type ProfileLine } from './profile.js';
 
@@ -46,7 +49,7 @@ interface Options {
   archs: string[];
   /** --threads: thread counts, each its own contestant / group; absent = the engine's default (1). */
   threads?: number[];
-  /** --attention: attention paths (EngineOptions.attention), each its own profile contestant; absent = default. */
+  /** --attention: attention paths (EngineOptions.attention), each its own contestant (profile and latency run); absent = default. */
   attention?: string[];
   profile: boolean;
   /** --markdown FILE: the profile's tables go there instead of stdout. */
@@ -58,7 +61,7 @@ interface Options {
 const RELAXED_FLAGS = ['--experimental-wasm-relaxed-simd', '--no-liftoff'];
 
 function usage(message: string): never {
-  throw new VitguardError('E_USAGE', `${message}\nusage: latency [--arch NAME] [--scheme fp32,w8a8,w4a8,w4a16] [--wasm simd,relaxed] [--ort fp32,int8,int4] [--threads 1,2] [--runs N] [--warmup N] [--seed N] [--json]\n` +
+  throw new VitguardError('E_USAGE', `${message}\nusage: latency [--arch NAME] [--scheme fp32,w8a8,w4a8,w4a16] [--wasm simd,relaxed] [--ort fp32,int8,int4] [--threads 1,2] [--attention f32,int8] [--runs N] [--warmup N] [--seed N] [--json]\n` +
     `       latency --profile [--arch NAME,NAME] [--scheme ..] [--wasm ..] [--threads 1,2] [--attention f32,int8] [--markdown FILE] [--clock cpu|wall] [--runs N] [--warmup N] [--seed N] [--json]`);
 }
 
@@ -125,7 +128,6 @@ export function parseArgs(argv: string[]): Options {
   if (!o.archs.length) o.archs = [o.arch];
   if (!o.profile) {
     if (o.archs.length > 1) usage('several --arch names need --profile (the latency run takes one)');
-    if (o.attention) usage('--attention needs --profile (the latency run has one attention path per scheme)');
     if (o.markdown) usage('--markdown needs --profile');
   }
   return o;
@@ -144,7 +146,7 @@ async function runGroup(opts: Options, group: WasmBuild, counts = opts.threads ?
   const m = benchModel(opts.arch, opts.seed);
   const lines: ResultLine[] = [];
   for (const threads of counts) {
-    lines.push(...await measureGroup(m, group, { schemes: opts.schemes, ort: opts.ort, runs: opts.runs, warmup: opts.warmup, threads }, { say: (l) => say(opts, l) }));
+    lines.push(...await measureGroup(m, group, { schemes: opts.schemes, ort: opts.ort, runs: opts.runs, warmup: opts.warmup, threads, attention: opts.attention as AttentionMode[] | undefined }, { say: (l) => say(opts, l) }));
   }
   return lines;
 }
@@ -206,7 +208,7 @@ function relaxedChild<L = ResultLine>(opts: Options, group: WasmBuild = 'relaxed
 
 function print(opts: Options, l: ResultLine): void {
   if (opts.json) { process.stdout.write(JSON.stringify(l) + '\n'); return; }
-  const name = `${l.engine} ${l.scheme}`.padEnd(16);
+  const name = `${l.engine} ${l.scheme}${l.attention === 'int8' ? '+attn_int8' : ''}`.padEnd(16);
   process.stdout.write(`[${l.group}] ${name} wasm=${l.wasm.padEnd(7)} median ${l.median_ms.toFixed(1).padStart(7)} ms  p90 ${l.p90_ms.toFixed(1).padStart(7)} ms  ` +
     `${(l.model_bytes / 2 ** 20).toFixed(1).padStart(6)} MiB  load ${l.load_ms.toFixed(0)} ms  Δlogit/max ${l.logit_rel_err.toExponential(1)}  (${l.runs} runs)\n`);
 }

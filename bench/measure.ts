@@ -13,7 +13,7 @@
 // The summary line: {"summary":true,"arch","threads",<environment>,"groups":{"simd":{"vitguard_w8a8/ort_int8":..}},"size":{..}}.
 
 import { VitguardError } from '../sdk/errors.js';
-import { Engine, type WasmSource } from '../sdk/engine/index.js';
+import { Engine, type AttentionMode, type WasmSource } from '../sdk/engine/index.js';
 import { encodeMeta, readModel, type ModelFile, type ModelMeta, type ViTConfig } from '../sdk/format/model.js';
 import { writeSafetensors, type Tensor } from '../sdk/format/safetensors.js';
 import { configForArch, defaultPreprocessing, imagenetLabels } from '../sdk/model/arch.js';
@@ -40,6 +40,8 @@ export interface ResultLine {
   logit_rel_err: number;
   /** The browser the line was measured in (bench page only). */
   browser?: string;
+  /** vitguard's attention path (EngineOptions.attention), on the lines of a run that asked for one. */
+  attention?: AttentionMode;
 }
 
 /** The benchmark's model: random weights at the architecture's real shapes, and one random input image. */
@@ -91,6 +93,8 @@ export interface GroupOptions {
   wasmSource?: WasmSource;
   /** Set on every line (the bench page). */
   browser?: string;
+  /** vitguard's attention paths: each scheme runs once per path (EngineOptions.attention); absent = the default. */
+  attention?: AttentionMode[];
 }
 
 export interface GroupHooks {
@@ -105,6 +109,7 @@ export interface GroupHooks {
 interface Contestant {
   engine: 'vitguard' | 'ort';
   scheme: string;
+  attention?: AttentionMode;
   wasm: WasmBuild;
   modelBytes: number;
   loadMs: number;
@@ -136,7 +141,9 @@ export async function runGroup(m: BenchModel, group: WasmBuild, opts: GroupOptio
     say(`[${group}] vitguard ${s}: unknown scheme (known: ${SCHEMES.join(', ')}), skipped`);
     return false;
   });
-  const total = (opts.warmup || 1) * (ortSchemes.length + schemes.length) + opts.runs * (ortSchemes.length + schemes.length);
+  const attentions: Array<AttentionMode | undefined> = opts.attention?.length ? opts.attention : [undefined];
+  const nv = schemes.length * attentions.length;
+  const total = (opts.warmup || 1) * (ortSchemes.length + nv) + opts.runs * (ortSchemes.length + nv);
   const step = (done: number, what: string) => hooks.progress?.(done, total, what);
 
   if (!ortReady) {
@@ -160,19 +167,19 @@ export async function runGroup(m: BenchModel, group: WasmBuild, opts: GroupOptio
         release: () => session.release(),
       });
     }
-    for (const scheme of schemes) {
+    for (const [scheme, attention] of schemes.flatMap((s) => attentions.map((a) => [s, a] as const))) {
       step(0, `vitguard ${scheme} (${group}): ${scheme === 'fp32' ? 'loading' : 'quantizing and loading'}`);
       await hooks.tick?.();
       const bytes = schemeFile(m, scheme as SchemeName);
       const t0 = now();
-      const engine = await Engine.create(bytes, { wasm: group, wasmSource: opts.wasmSource, threads });
+      const engine = await Engine.create(bytes, { wasm: group, wasmSource: opts.wasmSource, threads, ...(attention ? { attention } : {}) });
       if (engine.threads.used !== threads) {
         say(`[${group}] vitguard ${scheme}: ${threads} threads asked, ${engine.threads.used} ran (${engine.threads.reason ?? 'no reason given'}): left out`);
         engine.dispose();
         continue;
       }
       contestants.push({
-        engine: 'vitguard', scheme, wasm: group, modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
+        engine: 'vitguard', scheme, ...(attention ? { attention } : {}), wasm: group, modelBytes: bytes.byteLength, loadMs: now() - t0, times: [],
         run: async () => engine.forward(m.chw).logits,
         release: () => engine.dispose(),
       });
@@ -232,7 +239,13 @@ function toLine(arch: string, c: Contestant, group: WasmBuild, threads: number, 
     model_bytes: c.modelBytes, load_ms: round(c.loadMs, 1), logit_rel_err: Number((diff / scale).toExponential(2)),
   };
   if (browser !== undefined) line.browser = browser;
+  if (c.attention !== undefined) line.attention = c.attention;
   return line;
+}
+
+/** A vitguard line's name in the summary's ratios: the scheme, `+attn_int8` when it ran the int8 attention. */
+export function contestantName(l: ResultLine): string {
+  return l.attention === 'int8' ? `${l.scheme}+attn_int8` : l.scheme;
 }
 
 /**
@@ -248,7 +261,7 @@ export function summarize(arch: string, lines: ResultLine[], env: Record<string,
     for (const v of inGroup.filter((l) => l.engine === 'vitguard')) {
       for (const base of ['fp32', 'int8', 'int4']) {
         const o = ort(base);
-        if (o) r[`vitguard_${v.scheme}/ort_${base}`] = round(v.median_ms / o.median_ms, 3);
+        if (o) r[`vitguard_${contestantName(v)}/ort_${base}`] = round(v.median_ms / o.median_ms, 3);
       }
     }
     const of = ort('fp32');
@@ -259,7 +272,7 @@ export function summarize(arch: string, lines: ResultLine[], env: Record<string,
   const size: Record<string, number> = {};
   const vg = lines.filter((l) => l.engine === 'vitguard');
   const fp32 = vg.find((l) => l.scheme === 'fp32');
-  if (fp32) for (const v of vg) if (v.group === fp32.group && v !== fp32) size[`vitguard_${v.scheme}/vitguard_fp32`] = round(v.model_bytes / fp32.model_bytes, 4);
+  if (fp32) for (const v of vg) if (v.group === fp32.group && v !== fp32 && v.attention !== 'int8') size[`vitguard_${v.scheme}/vitguard_fp32`] = round(v.model_bytes / fp32.model_bytes, 4);
   const threads = lines[0]?.threads ?? 1;
   return { summary: true, arch, threads, ...env, groups, size };
 }

@@ -35,4 +35,16 @@ describe('bench/latency', () => {
     expect(s.groups.relaxed).toEqual({ 'vitguard_w8a8/ort_fp32': 0.292, 'vitguard_w8a8/ort_int8': 0.5, 'ort_int8/ort_fp32': 0.583 });
     expect(s.size).toEqual({ 'vitguard_w8a8/vitguard_fp32': 0.3 });
   });
+
+  it('--attention f32,int8 in the latency run: int8 lines are named <scheme>+attn_int8 in the ratios', () => {
+    expect(parseArgs(['--scheme', 'w8a8', '--attention', 'f32,int8']).attention).toEqual(['f32', 'int8']);
+    expect(() => parseArgs(['--attention', 'int4'])).toThrow(/f32 and\/or int8/);
+    const s = summarize('deit_tiny_patch16_224', [
+      line('ort', 'fp32', 'simd', 100), line('ort', 'int8', 'simd', 60), line('vitguard', 'fp32', 'simd', 80, 1000),
+      line('vitguard', 'w8a8', 'simd', 40, 300), { ...line('vitguard', 'w8a8', 'simd', 36, 300), attention: 'int8' },
+    ]) as { groups: Record<string, Record<string, number>>; size: Record<string, number> };
+    expect(s.groups.simd['vitguard_w8a8/ort_int8']).toBe(0.667);
+    expect(s.groups.simd['vitguard_w8a8+attn_int8/ort_int8']).toBe(0.6);
+    expect(s.size).toEqual({ 'vitguard_w8a8/vitguard_fp32': 0.3 });
+  });
 });
