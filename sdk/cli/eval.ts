@@ -1,6 +1,6 @@
 import { VitguardError } from '../errors.js';
 import { intOption, parse, stringList } from './args.js';
-import { namedModel, wasmChoice } from './common.js';
+import { attentionList, namedModel, wasmChoice } from './common.js';
 import { writeFileAtomic } from './io.js';
 import { parseScores, runEval } from '../study/eval.js';
 import { evalHtml, evalMarkdown, evalText } from '../study/report.js';
@@ -9,7 +9,7 @@ import { ProgressLine } from './progress.js';
 const USAGE = `usage: vitguard eval --model M [--model M2 ...] --id SPEC --ood SPEC[,SPEC...] [--schemes fp32,w8a8,w4a8,w4a16,w4a4]
        [--scores msp,maxlogit,energy,mahalanobis,knn,vim] [--fit SPEC] [--limit N] [--json] [--report out.html]
        [--markdown out.md] [--title TEXT] [--command TEXT] [--outlier-channels K] [--knn-k K] [--latency RUNS] [--batch N]
-       [--bootstrap N] [--seed S] [--wasm auto|simd|relaxed] [--data-root DIR]
+       [--bootstrap N] [--seed S] [--wasm auto|simd|relaxed] [--attention f32,int8] [--data-root DIR]
 The study as a command: per model × scheme × score × OOD set, top-1 accuracy on the ID set, AUROC, AUPR-in, AUPR-out,
 FPR@95 and the AUPR-out drop against fp32. Features are computed once per model × scheme × set; feature scores
 (mahalanobis, rmahalanobis, knn, vim) are fitted on --fit (ID training images) through the same scheme.
@@ -18,6 +18,9 @@ Schemes: fp32, w8a8, w4a8, w4a16, w4a4, w4a8-oa, w4a4-oa (outlier-aware), sim-wW
 Intervals: --bootstrap N percentile-bootstrap resamples over images (default 1000, 0 = none; seeded by --seed, default
 0), stratified (ID and OOD resampled separately) and paired (the same images for every scheme): 95 % intervals for
 AUPR-out, AUROC and each drop vs fp32; reports mark (≈) a difference whose interval includes 0.
+--attention f32,int8 runs every scheme once per attention path (int8: q, k, v quantized per token and head, the
+matmuls on integer dot kernels; rows named <scheme>+attn_int8) and adds int8 − f32 deltas of top-1, AUROC and
+AUPR-out on the same images. Default f32.
 Defaults: --schemes fp32,w8a8,w4a8,w4a16,w4a4, --scores msp,maxlogit,energy.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -26,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     scores: { type: 'string' }, fit: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' },
     report: { type: 'string' }, markdown: { type: 'string' }, 'outlier-channels': { type: 'string' }, 'knn-k': { type: 'string' }, latency: { type: 'string' }, batch: { type: 'string' },
     wasm: { type: 'string' }, 'data-root': { type: 'string' }, title: { type: 'string' }, command: { type: 'string' },
-    bootstrap: { type: 'string' }, seed: { type: 'string' },
+    bootstrap: { type: 'string' }, seed: { type: 'string' }, attention: { type: 'string' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   const modelPaths = (v.model as unknown as string[] | undefined) ?? [];
@@ -47,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     bootstrap: intOption(v.bootstrap as string | undefined, '--bootstrap', 0),
     seed: intOption(v.seed as string | undefined, '--seed', 0),
     wasm: wasmChoice(v.wasm),
+    ...(v.attention !== undefined ? { attention: attentionList(v.attention) } : {}),
     data: { dataRoot: v['data-root'] as string | undefined },
     log: (l) => progress.log(l),
     progress: (done, total, label) => progress.update(done, total, `eval ${label}`),

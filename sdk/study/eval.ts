@@ -6,7 +6,7 @@
 //   dropAbs = 100·(auprOut_fp32 − auprOut)   (percentage points)      dropRel = 100·dropAbs / (100·auprOut_fp32) (%)
 
 import { VitguardError } from '../errors.js';
-import { Engine, type WasmChoice } from '../engine/index.js';
+import { ATTENTION_MODES, Engine, type AttentionMode, type WasmChoice } from '../engine/index.js';
 import type { ModelFile } from '../format/model.js';
 import { toFloat32 } from '../format/safetensors.js';
 import type { OpenDatasetOptions } from '../data/index.js';
@@ -16,7 +16,8 @@ import {
   type ClassifierHead, type OodMetrics, type Scorer, type ScorerName, type ScorerOptions,
 } from '../ood/index.js';
 import { calibrationImages, extractFeatures, limitSpec, openNonEmpty, top1, type FeatureSet } from './features.js';
-import { checkSchemes, modelForScheme } from './schemes.js';
+import { attentionLabel, checkSchemes, modelForScheme } from './schemes.js';
+export { ATTN_INT8_SUFFIX, attentionLabel } from './schemes.js';
 import { benchSchemes } from './latency.js';
 import { dequantizeQ4, dequantizeQ8, readQ4, readQ8 } from '../quant/index.js';
 
@@ -58,6 +59,32 @@ export interface EvalConfig {
   bootstrap?: number;
   /** Seed of the bootstrap resamples (default 0). */
   seed?: number;
+  /**
+   * Attention paths (EngineOptions.attention): every scheme runs once per path. Rows, models and intervals of the
+   * int8 path carry the scheme name `<scheme>+attn_int8` (attentionLabel); with both paths, attentionDeltas compares
+   * them on the same images. Default ['f32'].
+   */
+  attention?: AttentionMode[];
+}
+
+
+/**
+ * int8 attention against f32 attention, per model × scheme × score (and 'mean' over scores), on the same images:
+ * int8 − f32 in points (top-1 on the ID set; AUROC and AUPR-out as means over the OOD sets, intervals paired over
+ * the shared bootstrap resamples), and the share of ID images whose top-1 the two paths agree on.
+ */
+export interface AttentionDelta {
+  model: string;
+  scheme: string;
+  score: string;
+  top1F32: number;
+  top1Int8: number;
+  top1DeltaPts: number;
+  top1Agreement: number;
+  aurocDeltaPts: number;
+  auprOutDeltaPts: number;
+  aurocCi: Interval | null;
+  auprOutCi: Interval | null;
 }
 
 /** A 95 % (by default) percentile-bootstrap interval [lo, hi]. */
@@ -115,6 +142,8 @@ export interface EvalResult {
     scores: ScorerName[];
     limit: number | null;
     wasm: string;
+    /** EvalConfig.attention, when given. */
+    attention?: AttentionMode[];
     /** The specs actually read (after --limit). */
     specs: { id: string; ood: string[]; fit: string | null };
   };
@@ -125,6 +154,8 @@ export interface EvalResult {
   latency: Array<{ model: string; scheme: string; medianMs: number; runs: number; wasm: string }>;
   /** How the intervals were made; null with bootstrap 0. */
   bootstrap?: { resamples: number; seed: number; level: number; method: string; seconds: number } | null;
+  /** int8 against f32 attention (EvalConfig.attention with both paths); absent otherwise. */
+  attentionDeltas?: AttentionDelta[];
   /** Intervals of the means over OOD sets (summarize()) per model × scheme × score. */
   summaryCi?: Array<{ model: string; scheme: string; score: string } & RowIntervals>;
   /**
@@ -226,6 +257,9 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   if (cfg.ood.length === 0) throw new VitguardError('E_USAGE', 'no --ood set given');
   checkSchemes(cfg.schemes);
   parseScores(cfg.scores);
+  const attns: AttentionMode[] = cfg.attention?.length ? [...new Set(cfg.attention)] : ['f32'];
+  for (const a of attns) if (!ATTENTION_MODES.includes(a)) throw new VitguardError('E_USAGE', `unknown attention path "${a}": expected ${ATTENTION_MODES.join(', ')}`);
+  const labels = cfg.schemes.flatMap((s) => attns.map((a) => attentionLabel(s, a)));
   const needsFit = cfg.scores.some((s) => createScorer(s).needsFit) || cfg.schemes.some((s) => s.endsWith('-oa'));
   if (needsFit && !cfg.fit) {
     const which = [...cfg.scores.filter((s) => createScorer(s).needsFit), ...cfg.schemes.filter((s) => s.endsWith('-oa'))];
@@ -262,56 +296,61 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   const resampled = new Map<string, BootMatrix>();
   let bootSeconds = 0;
   const perScheme = idDs.size + oodDs.reduce((s, d) => s + d.size, 0) + (fitDs?.size ?? 0);
-  const totalImages = perScheme * cfg.models.length * cfg.schemes.length;
+  const totalImages = perScheme * cfg.models.length * labels.length;
+  const idPreds = new Map<string, Int32Array>(); // model × label → ID top-1 (attention agreement)
   let imagesDone = 0;
   for (const m of cfg.models) {
     const calib = cfg.schemes.some((s) => s.endsWith('-oa')) ? await calibrationImages(m.file, fitDs!, cfg.calibImages ?? 64) : undefined;
-    for (const scheme of cfg.schemes) {
-      const ts = performance.now();
-      const file = await modelForScheme(m.file, scheme, { calib, outlierChannels: cfg.outlierChannels, wasm: cfg.wasm });
-      const engine = await Engine.create(file, { wasm: cfg.wasm, maxBatch: cfg.batch ?? 32 });
-      wasm = engine.wasm;
-      const label = `${m.name} ${scheme}`;
-      const onImages = (n: number) => cfg.progress?.((imagesDone += n), totalImages, label);
-      try {
-        const id = await extractFeatures(engine, idDs, { onImages });
-        const ood: FeatureSet[] = [];
-        for (const d of oodDs) ood.push(await extractFeatures(engine, d, { onImages }));
-        const fit = fitDs ? await extractFeatures(engine, fitDs, { onImages }) : null;
-        const head = cfg.scores.includes('vim') ? classifierHead(file) : null;
-        const scorers = fitScorers(cfg.scores, fit, head, cfg.scorerOptions);
-        const accuracy = top1(id);
-        let weightBytes = 0;
-        for (const t of file.tensors.values()) weightBytes += t.bytes.byteLength;
-        models.push({ model: m.name, arch: file.meta.arch, scheme, accuracy, nId: id.n, msPerImage: id.msPerImage, weightBytes });
-        for (const [name, scorer] of scorers) {
-          const idScores = scoreSet(scorer, id);
-          const perSet: BootMatrix = { auroc: [], auprOut: [] };
-          ood.forEach((o, k) => {
-            const oodScores = scoreSet(scorer, o);
-            const mt = oodMetrics(idScores, oodScores);
-            rows.push({
-              model: m.name, arch: file.meta.arch, scheme, score: name, ood: o.spec, accuracy,
-              auroc: mt.auroc, auprIn: mt.auprIn, auprOut: mt.auprOut, fpr95: mt.fpr95,
-              auprOutDropAbs: null, auprOutDropRel: null, nId: mt.nId, nOod: mt.nOod, nFit: fit?.n ?? 0,
+    for (const plainScheme of cfg.schemes) {
+      const file = await modelForScheme(m.file, plainScheme, { calib, outlierChannels: cfg.outlierChannels, wasm: cfg.wasm });
+      for (const attention of attns) {
+        const ts = performance.now();
+        const scheme = attentionLabel(plainScheme, attention);
+        const engine = await Engine.create(file, { wasm: cfg.wasm, maxBatch: cfg.batch ?? 32, attention });
+        wasm = engine.wasm;
+        const label = `${m.name} ${scheme}`;
+        const onImages = (n: number) => cfg.progress?.((imagesDone += n), totalImages, label);
+        try {
+          const id = await extractFeatures(engine, idDs, { onImages });
+          const ood: FeatureSet[] = [];
+          for (const d of oodDs) ood.push(await extractFeatures(engine, d, { onImages }));
+          const fit = fitDs ? await extractFeatures(engine, fitDs, { onImages }) : null;
+          const head = cfg.scores.includes('vim') ? classifierHead(file) : null;
+          const scorers = fitScorers(cfg.scores, fit, head, cfg.scorerOptions);
+          const accuracy = top1(id);
+          if (attns.length > 1) idPreds.set(bootKey(m.name, scheme, ''), argmaxes(id.logits));
+          let weightBytes = 0;
+          for (const t of file.tensors.values()) weightBytes += t.bytes.byteLength;
+          models.push({ model: m.name, arch: file.meta.arch, scheme, accuracy, nId: id.n, msPerImage: id.msPerImage, weightBytes });
+          for (const [name, scorer] of scorers) {
+            const idScores = scoreSet(scorer, id);
+            const perSet: BootMatrix = { auroc: [], auprOut: [] };
+            ood.forEach((o, k) => {
+              const oodScores = scoreSet(scorer, o);
+              const mt = oodMetrics(idScores, oodScores);
+              rows.push({
+                model: m.name, arch: file.meta.arch, scheme, score: name, ood: o.spec, accuracy,
+                auroc: mt.auroc, auprIn: mt.auprIn, auprOut: mt.auprOut, fpr95: mt.fpr95,
+                auprOutDropAbs: null, auprOutDropRel: null, nId: mt.nId, nOod: mt.nOod, nFit: fit?.n ?? 0,
+              });
+              if (boot) {
+                const tb = performance.now();
+                const r = bootstrapOodMetrics(rankScores(idScores, oodScores), boot.id(id.n), boot.ood(k, o.n));
+                perSet.auroc.push(r.auroc);
+                perSet.auprOut.push(r.auprOut);
+                bootSeconds += (performance.now() - tb) / 1000;
+              }
             });
-            if (boot) {
-              const tb = performance.now();
-              const r = bootstrapOodMetrics(rankScores(idScores, oodScores), boot.id(id.n), boot.ood(k, o.n));
-              perSet.auroc.push(r.auroc);
-              perSet.auprOut.push(r.auprOut);
-              bootSeconds += (performance.now() - tb) / 1000;
-            }
-          });
-          if (boot) resampled.set(bootKey(m.name, scheme, name), perSet);
+            if (boot) resampled.set(bootKey(m.name, scheme, name), perSet);
+          }
+          log(`  ${m.name} ${scheme}: top-1 ${(100 * accuracy).toFixed(2)} %, ${id.msPerImage.toFixed(2)} ms/image, ${((performance.now() - ts) / 1000).toFixed(1)} s`);
+        } finally {
+          engine.dispose();
         }
-        log(`  ${m.name} ${scheme}: top-1 ${(100 * accuracy).toFixed(2)} %, ${id.msPerImage.toFixed(2)} ms/image, ${((performance.now() - ts) / 1000).toFixed(1)} s`);
-      } finally {
-        engine.dispose();
       }
     }
     if (cfg.latencyRuns) {
-      for (const l of await benchSchemes(m.file, cfg.schemes, { runs: cfg.latencyRuns, wasm: cfg.wasm, build: { calib, outlierChannels: cfg.outlierChannels } })) {
+      for (const l of await benchSchemes(m.file, cfg.schemes, { runs: cfg.latencyRuns, wasm: cfg.wasm, build: { calib, outlierChannels: cfg.outlierChannels }, attention: attns })) {
         latency.push({ model: m.name, ...l });
       }
       log(`  ${m.name} latency: ${latency.filter((l) => l.model === m.name).map((l) => `${l.scheme} ${l.medianMs.toFixed(2)} ms`).join(', ')}`);
@@ -319,14 +358,17 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
   }
   addDrops(rows);
   const tb = performance.now();
-  const intervals = boot ? bootstrapIntervals(rows, cfg.schemes, cfg.scores, resampled) : { summaryCi: [], oaCi: [] };
-  const modelDiffs = modelDifferences(rows, cfg.models.map((m) => m.name), cfg.schemes, cfg.scores, boot ? resampled : null);
+  const intervals = boot ? bootstrapIntervals(rows, labels, cfg.scores, resampled) : { summaryCi: [], oaCi: [] };
+  const modelDiffs = modelDifferences(rows, cfg.models.map((m) => m.name), labels, cfg.scores, boot ? resampled : null);
+  const attentionDeltas = attns.includes('f32') && attns.includes('int8')
+    ? attentionDifferences(rows, models, cfg.schemes, cfg.scores, idPreds, boot ? resampled : null) : undefined;
   bootSeconds += (performance.now() - tb) / 1000;
   if (boot) log(`  bootstrap: ${B} resamples (seed ${seed}) in ${bootSeconds.toFixed(1)} s`);
   return {
     format: EVAL_FORMAT,
     setup: {
       id: cfg.id, ood: cfg.ood, fit: cfg.fit ?? null, schemes: cfg.schemes, scores: cfg.scores, limit: cfg.limit ?? null, wasm,
+      ...(cfg.attention?.length ? { attention: attns } : {}),
       specs: { id: idSpec, ood: oodSpecs, fit: fitDs ? fitDs.spec : null },
     },
     definitions: { fpr95: FPR95_DEFINITION, aupr: AUPR_DEFINITION, drop: DROP_DEFINITION },
@@ -336,6 +378,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalResult> {
     bootstrap: boot ? { resamples: B, seed, level: CI_LEVEL, method: BOOTSTRAP_DEFINITION, seconds: bootSeconds } : null,
     ...intervals,
     modelDiffs,
+    ...(attentionDeltas ? { attentionDeltas } : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -456,6 +499,65 @@ export function modelDifferences(rows: EvalRow[], models: string[], schemes: str
           out.push({ model, vs: first, kind, scheme, score, diffPts: p, ci: d ? percentileInterval(d, CI_LEVEL) : null });
         }
         out.push({ model, vs: first, kind, scheme, score: 'mean', diffPts: mean(points), ci: boots.length === scores.length ? percentileInterval(meanOf(boots), CI_LEVEL) : null });
+      }
+    }
+  }
+  return out;
+}
+
+// --- int8 against f32 attention ------------------------------------------------------------------------------------
+
+function argmaxes(logits: Float32Array[]): Int32Array {
+  return Int32Array.from(logits, (z) => {
+    let a = 0;
+    for (let j = 1; j < z.length; j++) if (z[j] > z[a]) a = j;
+    return a;
+  });
+}
+
+/** EvalResult.attentionDeltas: each scheme's int8-attention rows against its f32-attention rows (int8 − f32). */
+export function attentionDifferences(rows: EvalRow[], models: EvalModelSummary[], schemes: string[], scores: string[], idPreds: Map<string, Int32Array>, resampled: Map<string, BootMatrix> | null): AttentionDelta[] {
+  const out: AttentionDelta[] = [];
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (const model of new Set(models.map((m) => m.model))) {
+    for (const scheme of schemes) {
+      const q = attentionLabel(scheme, 'int8');
+      const mf = models.find((m) => m.model === model && m.scheme === scheme), mq = models.find((m) => m.model === model && m.scheme === q);
+      if (!mf || !mq) continue;
+      const pf = idPreds.get(bootKey(model, scheme, '')), pq = idPreds.get(bootKey(model, q, ''));
+      let agree = 0;
+      if (pf && pq) for (let i = 0; i < pf.length; i++) if (pf[i] === pq[i]) agree++;
+      const base = { model, scheme, top1F32: mf.accuracy, top1Int8: mq.accuracy, top1DeltaPts: 100 * (mq.accuracy - mf.accuracy), top1Agreement: pf && pq ? agree / pf.length : NaN };
+      const perScore: AttentionDelta[] = [];
+      const bootA: Float64Array[] = [], bootP: Float64Array[] = [];
+      for (const score of scores) {
+        const rf = rows.filter((r) => r.model === model && r.scheme === scheme && r.score === score);
+        const rq = rows.filter((r) => r.model === model && r.scheme === q && r.score === score);
+        if (!rf.length || rf.length !== rq.length) continue;
+        const bf = resampled?.get(bootKey(model, scheme, score)), bq = resampled?.get(bootKey(model, q, score));
+        let aurocCi: Interval | null = null, auprOutCi: Interval | null = null;
+        if (bf && bq) {
+          const a = pointsDiff(meanOf(bq.auroc), meanOf(bf.auroc)), p = pointsDiff(meanOf(bq.auprOut), meanOf(bf.auprOut));
+          bootA.push(a);
+          bootP.push(p);
+          aurocCi = percentileInterval(a, CI_LEVEL);
+          auprOutCi = percentileInterval(p, CI_LEVEL);
+        }
+        perScore.push({
+          ...base, score,
+          aurocDeltaPts: 100 * (mean(rq.map((r) => r.auroc)) - mean(rf.map((r) => r.auroc))),
+          auprOutDeltaPts: 100 * (mean(rq.map((r) => r.auprOut)) - mean(rf.map((r) => r.auprOut))),
+          aurocCi, auprOutCi,
+        });
+      }
+      out.push(...perScore);
+      if (perScore.length > 1) {
+        const all = bootP.length === perScore.length;
+        out.push({
+          ...base, score: 'mean',
+          aurocDeltaPts: mean(perScore.map((d) => d.aurocDeltaPts)), auprOutDeltaPts: mean(perScore.map((d) => d.auprOutDeltaPts)),
+          aurocCi: all ? percentileInterval(meanOf(bootA), CI_LEVEL) : null, auprOutCi: all ? percentileInterval(meanOf(bootP), CI_LEVEL) : null,
+        });
       }
     }
   }

@@ -1,7 +1,7 @@
 // Rendering study results: console tables, Markdown (docs/results.md), a self-contained HTML report with inline SVG
 // plots, and the small SVG chart helpers the sweep reuses. No dependencies, no external assets.
 
-import type { EvalResult, EvalRow, Interval, RowIntervals } from './eval.js';
+import type { AttentionDelta, EvalResult, EvalRow, Interval, RowIntervals } from './eval.js';
 import { summarize } from './eval.js';
 import { OA_RULES } from './outlier-scheme.js';
 import { separates } from '../ood/bootstrap.js';
@@ -59,12 +59,33 @@ export function mdTable(header: string[], rows: string[][], rightFrom = 0): stri
   return [header, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
+// --- int8 against f32 attention ------------------------------------------------------------------------------------
+
+export const ATTENTION_COLUMNS = ['model', 'scheme', 'score', 'top-1 % f32 → int8', 'Δ top-1 pts', 'top-1 agreement %', 'Δ AUROC pts [95 % CI]', 'Δ AUPR-out pts [95 % CI]'];
+
+function attentionCells(d: AttentionDelta): string[] {
+  return [d.model, d.scheme, d.score, `${pct(d.top1F32)} → ${pct(d.top1Int8)}`, signed(d.top1DeltaPts), Number.isNaN(d.top1Agreement) ? '—' : pct(d.top1Agreement),
+    diffCi(d.aurocDeltaPts, d.aurocCi), diffCi(d.auprOutDeltaPts, d.auprOutCi)];
+}
+
+/** The rows a report shows: the mean over scores where there are several, else the one score. */
+function attentionShown(res: EvalResult): AttentionDelta[] {
+  const d = res.attentionDeltas ?? [];
+  return res.setup.scores.length > 1 ? d.filter((x) => x.score === 'mean') : d;
+}
+
+const ATTENTION_NOTE = 'int8 − f32 attention on the same images and the same weights (EngineOptions.attention; assembly/attention_q8.ts): ' +
+  'top-1 on the ID set; AUROC and AUPR-out as means over the OOD sets, in points; agreement = ID images whose top-1 is the same on both paths. ' +
+  `Rows of the int8 path are named <scheme>+attn_int8 elsewhere in this report. ${NOT_SEPARATED}: the interval includes 0.`;
+
 export function evalText(res: EvalResult): string {
+  const att = attentionShown(res);
   return [
     setupLine(res),
     '',
     textTable(ROW_COLUMNS, res.rows.map(rowCells)),
     '',
+    ...(att.length ? ['int8 against f32 attention:', textTable(ATTENTION_COLUMNS, att.map(attentionCells)), ATTENTION_NOTE, ''] : []),
     `Metrics in % (OOD positive). FPR@95: ${res.definitions.fpr95}.`,
     `AUPR: ${res.definitions.aupr}. Drop: ${res.definitions.drop}.`,
     ...(intervalsLine(res) ? [intervalsLine(res)!] : []),
@@ -74,6 +95,7 @@ export function evalText(res: EvalResult): string {
 function setupLine(res: EvalResult): string {
   const s = res.setup;
   return `ID ${s.specs.id}; OOD ${s.specs.ood.join(', ')}; fit ${s.specs.fit ?? '—'}; wasm ${s.wasm}; ` +
+    (s.attention ? `attention ${s.attention.join(', ')}; ` : '') +
     (s.limit ? `sampled: --limit ${s.limit} images per ID/OOD set (seeded, class-balanced)` : 'full sets');
 }
 
@@ -109,6 +131,12 @@ export function evalMarkdown(res: EvalResult, opts: { title?: string; command?: 
     }
     out.push('');
     out.push(mdTable(['model', 'plain → oa', 'score', 'lost plain', 'lost oa', 'won back pts', 'recovered', 'latency oa / plain'], oa.map(oaCells), 3), '');
+  }
+  const att = attentionShown(res);
+  if (att.length) {
+    out.push('## int8 attention against f32 attention', '');
+    out.push(ATTENTION_NOTE, '');
+    out.push(mdTable(ATTENTION_COLUMNS, att.map(attentionCells), 3), '');
   }
   const diffs = res.modelDiffs ?? [];
   if (diffs.length) {
@@ -296,6 +324,7 @@ ${intervalsLine(res) ? `<p>${esc(intervalsLine(res)!)}</p>` : ''}
 ${opts.extra ?? ''}
 ${res.latency.length ? `<h2>Batch-1 latency (interleaved medians)</h2>${htmlTable(['model', 'scheme', 'median ms', 'runs', 'wasm'], res.latency.map((l) => [l.model, l.scheme, l.medianMs.toFixed(2), String(l.runs), l.wasm]))}` : ''}
 ${outlierAwareSummary(res).length ? `<h2>Outlier-aware schemes against plain</h2><ul>${[...new Set(outlierAwareSummary(res).map((o) => o.oa))].filter((n) => n in OA_RULES).map((n) => `<li><code>${esc(n)}</code>: ${esc((OA_RULES as Record<string, string>)[n])}.</li>`).join('')}</ul>${htmlTable(['model', 'plain → oa', 'score', 'lost plain (pts)', 'lost oa (pts)', 'won back (pts) [95 % CI]', 'recovered', 'latency oa / plain'], outlierAwareSummary(res).map(oaCells))}` : ''}
+${attentionShown(res).length ? `<h2>int8 attention against f32 attention</h2><p>${esc(ATTENTION_NOTE)}</p>${htmlTable(ATTENTION_COLUMNS, attentionShown(res).map(attentionCells))}` : ''}
 ${res.modelDiffs?.length ? `<h2>Against ${esc(res.modelDiffs[0].vs)} (same images, mean over OOD sets, points)</h2>${htmlTable(['model', 'vs', 'what', 'scheme', 'score', 'difference pts [95 % CI]'], res.modelDiffs.map(diffCells))}` : ''}
 <h2>Accuracy and speed</h2>
 ${htmlTable(['model', 'scheme', 'top-1 %', 'n', 'ms / image', 'weights MiB'], res.models.map((m) => [m.model, m.scheme, pct(m.accuracy), String(m.nId), m.msPerImage.toFixed(2), (m.weightBytes / 2 ** 20).toFixed(2)]))}

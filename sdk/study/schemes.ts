@@ -8,7 +8,7 @@ import { VitguardError } from '../errors.js';
 import type { ModelFile } from '../format/model.js';
 import { quantizeModel, simulateModel, SCHEMES } from '../quant/index.js';
 import { OA_SCHEMES, probeInputStats, quantizeOutlierAware, type OaSchemeName } from './outlier-scheme.js';
-import type { WasmChoice } from '../engine/index.js';
+import type { AttentionMode, WasmChoice } from '../engine/index.js';
 
 export interface SchemeBuildOptions {
   /** ID calibration images n × [C, S, S] (normalised), needed by the outlier-aware schemes; `spec` is recorded in their plan. */
@@ -21,6 +21,14 @@ export interface SchemeBuildOptions {
 }
 
 const SIM = /^sim-w([2-8])a([2-8]|32)$/;
+
+/** Suffix of the scheme name on a study's rows of the int8 attention path (EngineOptions.attention). */
+export const ATTN_INT8_SUFFIX = '+attn_int8';
+
+/** The scheme name a row carries: the scheme, or `<scheme>+attn_int8` on the int8 attention path. */
+export function attentionLabel(scheme: string, attention: AttentionMode): string {
+  return attention === 'int8' ? scheme + ATTN_INT8_SUFFIX : scheme;
+}
 
 export function isStudyScheme(s: string): boolean {
   return (SCHEMES as readonly string[]).includes(s) || (OA_SCHEMES as readonly string[]).includes(s) || SIM.test(s);
