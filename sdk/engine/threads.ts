@@ -141,29 +141,37 @@ export function poolWorkerMain(port: { postMessage(m: unknown): void; on?: (t: s
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && typeof (globalThis as { window?: unknown }).window === 'undefined';
 
-/** null where a threaded engine can run here, else why not (for ThreadsInfo.reason). */
+/**
+ * null where a threaded engine can run here, else why not (for ThreadsInfo.reason). What threads need is a shared
+ * WebAssembly.Memory (its buffer is a SharedArrayBuffer, also where the global constructor is hidden, as in
+ * WebKitGTK), Atomics, and workers to send it to.
+ */
 export function threadsUnsupported(): string | null {
   const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; SharedArrayBuffer?: unknown };
-  if (typeof g.SharedArrayBuffer === 'undefined') {
-    return g.crossOriginIsolated === false
-      ? 'no SharedArrayBuffer: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
-      : 'no SharedArrayBuffer in this runtime';
+  if (g.crossOriginIsolated === false) {
+    return 'no SharedArrayBuffer: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
   }
   if (typeof Atomics === 'undefined' || typeof Atomics.wait !== 'function') return 'no Atomics.wait in this runtime';
   try {
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    sharedBuffer(4);
   } catch (e) {
-    return `no shared WebAssembly.Memory in this runtime (${(e as Error).message})`;
+    return `no SharedArrayBuffer / shared WebAssembly.Memory in this runtime (${(e as Error).message})`;
   }
   if (!isNode && typeof g.Worker === 'undefined') return 'no Worker API in this runtime (Cloudflare Workers have no threads)';
   if (!isNode && typeof URL.createObjectURL !== 'function') return 'no URL.createObjectURL here to start the pool workers from';
   return null;
 }
 
+/** A SharedArrayBuffer of at least `bytes`: the buffer of a shared WebAssembly.Memory (whole 64 KiB pages). */
+function sharedBuffer(bytes: number): SharedArrayBuffer {
+  const pages = Math.max(1, Math.ceil(bytes / 65536));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as unknown as SharedArrayBuffer;
+}
+
 /** Whether this thread may block in Atomics.wait (not a browser page's main thread: there the leader spins). */
 function canBlock(): boolean {
   try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    Atomics.wait(new Int32Array(sharedBuffer(4)), 0, 1, 0);
     return true;
   } catch {
     return false;
@@ -289,7 +297,7 @@ export class ThreadPool {
       for (const w of workers) w.terminate();
       throw e;
     }
-    const control = new SharedArrayBuffer(SLOT_START + (threads - 1) * SLOT_F64 * 8);
+    const control = sharedBuffer(SLOT_START + (threads - 1) * SLOT_F64 * 8);
     return new ThreadPool(workers, module, control);
   }
 
@@ -324,7 +332,12 @@ export class ThreadPool {
       // workers still in their loop leave it (epoch changed) and take the init message from their queue
       Atomics.add(this.ctl, SEQ, 1);
       Atomics.notify(this.ctl, SEQ);
-      this.workers.forEach((w, i) => w.post({ type: 'init', module: this.module, memory, control: this.ctl.buffer as SharedArrayBuffer, index: i, epoch, layout: LAYOUT }));
+      try {
+        this.workers.forEach((w, i) => w.post({ type: 'init', module: this.module, memory, control: this.ctl.buffer as SharedArrayBuffer, index: i, epoch, layout: LAYOUT }));
+      } catch (e) {
+        // e.g. a DataCloneError where shared memory may not cross to a worker: the executor runs alone
+        this.fail(`the shared memory could not be sent to the pool workers: ${(e as Error).message}`);
+      }
     }
     return new ThreadedExecutor(this, kernels, epoch);
   }

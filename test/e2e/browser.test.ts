@@ -18,6 +18,8 @@ const SIMD_TOLERANCE = 1e-4;
 const RELAXED_TOLERANCE = 2e-3;
 
 let server: { url: string; close(): Promise<void> };
+/** The same demo served with COOP/COEP (cross-origin isolated: SharedArrayBuffer, threads); `server` sends neither. */
+let isolated: { url: string; close(): Promise<void> };
 let m: Manifest;
 
 beforeAll(async () => {
@@ -25,11 +27,13 @@ beforeAll(async () => {
   m = manifest();
   // @ts-expect-error plain JS module without types
   const { serve } = await import('../../demos/browser/serve.mjs');
-  server = await serve({ port: 0 });
+  server = await serve({ port: 0, isolate: false });
+  isolated = await serve({ port: 0 });
 });
 
 afterAll(async () => {
   await server?.close();
+  await isolated?.close();
 });
 
 interface Answer { label: string; verdict: string; score: number; latencyMs: number; wasm: string; top5: number }
@@ -209,6 +213,43 @@ for (const { engine, skip } of enginesToTest()) {
       })(${JSON.stringify({ modelUrl: m.schemes.fp32, samples })})`;
       const out = await b.evaluate(script);
       expect(out).toEqual({ same: true, distinct: samples.length, crash: 'E_WORKER', after: true, replacements: 1, mode: 'worker', workers: 2, disposed: 'E_DISPOSED' });
+    });
+
+    test('threads: 2 on a cross-origin-isolated page runs 2 threads (in the classifier\'s Web Worker and on the page\'s own thread) with the answers of one; without isolation, one thread and why', async () => {
+      const samples = m.samples.slice(0, 3).map((x) => x.url);
+      const script = `(async ({ modelUrl, samples }) => {
+        const api = await import(new URL('../../dist/browser/index.js', location.href).href);
+        const model = await (await fetch(new URL(modelUrl, new URL('../../dist/demo/', location.href)))).arrayBuffer();
+        const images = await Promise.all(samples.map(async (u) => new Uint8Array(await (await fetch(new URL(u, location.href))).arrayBuffer())));
+        const run = async (opts) => {
+          const c = await api.createClassifier({ model: model.slice(0), wasm: 'simd', ...opts });
+          const logits = await Promise.all(images.map(async (b) => Array.from((await c.classify(b.slice(), { logits: true })).logits)));
+          const info = await c.info();
+          await c.dispose();
+          return { logits: JSON.stringify(logits), threads: info.threads };
+        };
+        const one = await run({ worker: false });
+        const worker = await run({ worker: true, threads: 2 });
+        const page = await run({ worker: false, threads: 2 });
+        return { isolated: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer, worker: worker.threads, page: page.threads,
+          same: worker.logits === one.logits && page.logits === one.logits };
+      })(${JSON.stringify({ modelUrl: m.schemes.w4a8, samples })})`;
+      await b.goto(isolated.url);
+      const on = await b.evaluate<{ isolated: boolean; sab: string; worker: { used: number; reason?: string }; page: unknown; same: boolean }>(script);
+      record.threads = { isolated: on };
+      if (on.sab === 'undefined') {
+        // WebKitGTK 2.50 (seen here): isolated, yet no SharedArrayBuffer constructor, and shared memory cannot be posted
+        // to a worker: one thread, saying so (Safari has SharedArrayBuffer on isolated pages since 15.2)
+        expect(on).toMatchObject({ isolated: true, worker: { requested: 2, used: 1 }, page: { requested: 2, used: 1 }, same: true });
+        expect(on.worker.reason).toMatch(/could not be sent to the pool workers/);
+      } else {
+        expect(on).toEqual({ isolated: true, sab: 'function', worker: { requested: 2, used: 2 }, page: { requested: 2, used: 2 }, same: true });
+      }
+      await openDemo();
+      const off = await b.evaluate<{ isolated: boolean; worker: { used: number; reason: string }; page: { used: number; reason: string }; same: boolean }>(script);
+      record.threads = { isolated: on, notIsolated: off };
+      expect(off).toMatchObject({ isolated: false, worker: { requested: 2, used: 1 }, page: { requested: 2, used: 1 }, same: true });
+      expect(off.worker.reason).toMatch(/not cross-origin isolated/);
     });
   });
 }
