@@ -208,7 +208,7 @@ function relaxedChild<L = ResultLine>(opts: Options, group: WasmBuild = 'relaxed
 
 function print(opts: Options, l: ResultLine): void {
   if (opts.json) { process.stdout.write(JSON.stringify(l) + '\n'); return; }
-  const name = `${l.engine} ${l.scheme}${l.attention === 'int8' ? '+attn_int8' : ''}`.padEnd(16);
+  const name = `${l.engine} ${l.scheme}${l.attention === 'int8' ? '+attn_int8' : ''}${l.threads > 1 ? ` ${l.threads}T` : ''}`.padEnd(16);
   process.stdout.write(`[${l.group}] ${name} wasm=${l.wasm.padEnd(7)} median ${l.median_ms.toFixed(1).padStart(7)} ms  p90 ${l.p90_ms.toFixed(1).padStart(7)} ms  ` +
     `${(l.model_bytes / 2 ** 20).toFixed(1).padStart(6)} MiB  load ${l.load_ms.toFixed(0)} ms  Δlogit/max ${l.logit_rel_err.toExponential(1)}  (${l.runs} runs)\n`);
 }
@@ -246,6 +246,23 @@ async function profileMain(opts: Options, argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * --threads a,b,..: every engine × scheme × build at each thread count against the first count, as ratios of medians
+ * (2T/1T ≤ 0.55 is issue 10's target). Each count runs in its own process, one after the other: noisier than ratios
+ * within one process.
+ */
+export function threadsSummary(arch: string, lines: ResultLine[], counts: number[]): { summary: 'threads'; arch: string; counts: number[]; ratios: Record<string, number> } {
+  const base = counts[0];
+  const key = (l: ResultLine) => `${l.engine}_${l.scheme}${l.attention === 'int8' ? '+attn_int8' : ''}_${l.group}`;
+  const ratios: Record<string, number> = {};
+  for (const l of lines) {
+    if (l.threads === base) continue;
+    const b = lines.find((x) => x.threads === base && key(x) === key(l) && x.wasm === l.wasm);
+    if (b) ratios[`${key(l)} ${l.threads}T/${base}T`] = Number((l.median_ms / b.median_ms).toFixed(3));
+  }
+  return { summary: 'threads', arch, counts, ratios };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (opts.child) {
@@ -257,7 +274,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (opts.profile) return profileMain(opts, argv);
-  say(opts, `latency: ${opts.arch}, vitguard [${opts.schemes}] × wasm [${opts.wasm}], ort [${opts.ort}], 1 thread, ` +
+  say(opts, `latency: ${opts.arch}, vitguard [${opts.schemes}] × wasm [${opts.wasm}], ort [${opts.ort}], ${opts.threads ? `threads ${opts.threads.join(', ')}` : '1 thread'}, ` +
     `${opts.warmup} warm-up + ${opts.runs} interleaved runs, node ${process.version} ${process.execArgv.join(' ')}`);
   const lines: ResultLine[] = [];
   // one process per thread count and group (onnxruntime-web's thread count is fixed per process): the first count of
@@ -274,6 +291,10 @@ export async function main(argv: string[]): Promise<void> {
     const summary = summarize(opts.arch, lines.filter((l) => l.threads === threads));
     if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else process.stdout.write(`summary${opts.threads ? ` ${threads} thread(s)` : ''} ${JSON.stringify(summary.groups)} size ${JSON.stringify(summary.size)}\n`);
+  }
+  if (counts.length > 1) {
+    const t = threadsSummary(opts.arch, lines, counts);
+    process.stdout.write(opts.json ? JSON.stringify(t) + '\n' : `threads ${JSON.stringify(t.ratios)}\n`);
   }
 }
 
