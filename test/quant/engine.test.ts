@@ -8,8 +8,12 @@ import { encodeMeta, readModel, type ModelFile, type ModelMeta } from '../../sdk
 import { writeSafetensors } from '../../sdk/format/safetensors.js';
 import { configForArch, defaultPreprocessing } from '../../sdk/model/arch.js';
 import { gaussian, mulberry32, randomCheckpoint } from '../../sdk/model/random.js';
+import { callKernel, type Executor } from '../../sdk/engine/program.js';
+import { perThread } from '../../sdk/engine/threads.js';
+import type { Kernels } from '../../sdk/engine/wasm.js';
 import '../../sdk/quant/index.js';
 import { quantizeModel, simulateModel } from '../../sdk/quant/index.js';
+import { threadImages, threadModel } from '../engine/threads-models.js';
 
 let fp32: ModelFile;
 let pixels: Float32Array;
@@ -92,6 +96,45 @@ describe('quantized schemes in the engine', () => {
     expect(fast).toBeGreaterThan(compact); // 2 bytes/weight vs 0.5
     expect(auto).toBe(fast); // the simd build picks the i16-resident kernel
     await expect(Engine.create(q, { wasm: 'simd', int4Memory: 'big' as never })).rejects.toThrow(/int4Memory must be 'auto', 'compact' or 'fast'/);
+  });
+
+  it("int4Memory 'compact' on the simd build: one i16 panel of scratch per thread (disjoint), the bits of 'fast' on 1, 2 and 3 threads", async () => {
+    const model = await threadModel('w4a8');
+    const x = threadImages(3);
+    const run = async (int4Memory: 'fast' | 'compact', threads: number, check = false) => {
+      const e = await Engine.create(model, { wasm: 'simd', maxBatch: 3, threads, int4Memory });
+      try {
+        expect(e.threads.used).toBe(threads);
+        if (check) {
+          // every gemm_q4 call of a region, split as the pool splits it: each thread writes its own panel bytes
+          // (a panel shared by two threads is a race no serial run can show, so it is checked on the arguments)
+          const st = (e as unknown as { state: { exec: Executor; inst: { kernels: Kernels & { gemm_q4_panel_bytes(K: number, G: number): number } } } }).state;
+          const k = st.inst.kernels;
+          let seen = 0;
+          st.exec = {
+            threads,
+            run(region) {
+              const lists = region.serial ? [perThread(region, 1)[0]] : perThread(region, threads);
+              const panels = lists.flatMap((l, t) => l.filter((c) => c.fn === 'gemm_q4').map((c) => ({ t, p: c.args[9], n: k.gemm_q4_panel_bytes(c.args[7], c.args[8]) })));
+              for (const a of panels) for (const b of panels) {
+                if (a.t !== b.t) expect(a.p + a.n <= b.p || b.p + b.n <= a.p, `threads ${a.t} and ${b.t} share panel bytes`).toBe(true);
+              }
+              seen += new Set(panels.map((a) => a.t)).size;
+              for (const l of lists) for (const c of l) callKernel(k, c);
+            },
+          };
+          const r = e.forwardBatch(x, 3);
+          expect(seen, 'gemm_q4 calls on more than one thread').toBeGreaterThan(threads);
+          return Array.from(r.flatMap((o) => Array.from(o.logits)));
+        }
+        return Array.from(e.forwardBatch(x, 3).flatMap((r) => Array.from(r.logits)));
+      } finally {
+        e.dispose();
+      }
+    };
+    const want = await run('fast', 1);
+    for (const threads of [1, 2, 3]) expect(await run('compact', threads), `${threads} threads`).toEqual(want);
+    expect(await run('compact', 3, true)).toEqual(want);
   });
 
   it('static (calibrated) activation scales are read from <layer>.act_scale', async () => {
