@@ -71,12 +71,14 @@ export function topK(logits: ArrayLike<number>, k: number, labels: string[]): To
 export class Classifier {
   private constructor(readonly engine: Engine, readonly model: ModelFile, private readonly detector: Detector | null, private readonly image: ImageOptions) {}
 
-  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number; threads?: number; attention?: AttentionMode } & ImageOptions = {}): Promise<Classifier> {
+  static async create(model: Uint8Array | ArrayBuffer | ModelFile, opts: { wasm?: WasmChoice; wasmSource?: WasmSource; maxBatch?: number; maxMemoryBytes?: number; threads?: number; attention?: AttentionMode; keepModel?: boolean } & ImageOptions = {}): Promise<Classifier> {
     const image = pickImageOptions(opts);
     checkDecodeOptions(image); // bad limits fail here (E_INPUT), not at the first image
     const file = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
     const engine = await Engine.create(file, opts);
-    return new Classifier(engine, file, loadDetector(file.meta), image);
+    // keepModel: false (EngineOptions): nothing here holds the file's tensors either, only its meta
+    const kept = opts.keepModel === false ? { ...file, tensors: new Map() } : file;
+    return new Classifier(engine, kept, loadDetector(file.meta), image);
   }
 
   info(): ClassifierInfo {

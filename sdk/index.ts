@@ -109,9 +109,12 @@ export interface VitguardClassifier {
  */
 const BUNDLED_WASM: WasmSource | undefined = /*@vitguard-wasm-urls*/ undefined;
 
-/** What Classifier.create takes from the options (in this thread, and again for a rebuild after a trap). */
+/**
+ * What Classifier.create takes from the options (in this thread, and again for a rebuild after a trap). keepModel:
+ * false: the engine lets the file go once its weights are laid out; InThreadClassifier rebuilds after a trap.
+ */
 function classifierOptions(o: CreateOptions) {
-  return { wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, threads: o.threads, attention: o.attention, ...pickImageOptions(o) };
+  return { keepModel: false, wasm: o.wasm, wasmSource: wasmSourceFor(o), maxBatch: o.maxBatch, maxMemoryBytes: o.maxMemoryBytes, threads: o.threads, attention: o.attention, ...pickImageOptions(o) };
 }
 
 function wasmSourceFor(o: CreateOptions): WasmSource | undefined {
@@ -158,23 +161,64 @@ function forTransfer(image: ImageInput, move: boolean, list: Transferable[]): Im
 
 // --- the two modes ----------------------------------------------------------------------------------------------
 
-/** In this thread. A wasm trap discards the Classifier and builds a fresh one from the same bytes. */
+/**
+ * In this thread. A wasm trap discards the Classifier and builds a fresh one from the model's bytes. Only the engine's
+ * wasm memory holds the model (keepModel: false); the file's bytes are kept only where they cannot be had again: a
+ * Blob is read again, and a path or URL is loaded again and checked against the SHA-256 of the bytes loaded first
+ * (the caller's integrity, or a digest taken here in the background, the bytes let go once it is known), so the rebuilt
+ * classifier is the same model or the rebuild fails with E_INTEGRITY. Bytes the caller passed stay referenced anyway.
+ */
 class InThreadClassifier implements VitguardClassifier {
   readonly mode = 'in-thread' as const;
   private disposed = false;
   private rebuilding: Promise<void> | null = null;
   /** How many times a trapped instance was rebuilt (for tests and diagnostics). */
   rebuilds = 0;
+  /** The model's bytes while this object is their only way back to them (see above). */
+  private bytes: Uint8Array | null;
+  /** Subresource Integrity of the bytes first loaded: what a second load of a path or URL must match. */
+  private integrity: string | undefined;
+  /** The classifier was discarded after a trap and its rebuild failed: the next call rebuilds first. */
+  private stale = false;
 
-  constructor(private clf: Classifier, private readonly bytes: Uint8Array, private readonly opts: CreateOptions) {}
+  constructor(private clf: Classifier, bytes: Uint8Array, private readonly opts: CreateOptions) {
+    this.bytes = bytes;
+    this.integrity = opts.integrity;
+    const model = opts.model;
+    if (typeof Blob !== 'undefined' && model instanceof Blob) this.bytes = null; // immutable, and referenced by opts
+    else if (typeof model === 'string' || model instanceof URL) this.forgetBytesOnceDigested(bytes);
+  }
+
+  private forgetBytesOnceDigested(bytes: Uint8Array): void {
+    if (this.integrity !== undefined) { this.bytes = null; return; } // loadModelBytes checked them against it
+    const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+    if (!subtle) return; // nothing to check a second load against: keep them
+    subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>).then((d) => {
+      let bin = '';
+      for (const b of new Uint8Array(d)) bin += String.fromCharCode(b);
+      this.integrity = `sha256-${btoa(bin)}`;
+      this.bytes = null;
+    }, () => { /* keep them */ });
+  }
+
+  /** The model's bytes for a rebuild: the ones kept, or the source read again (checked, see the class comment). */
+  private async modelBytes(): Promise<Uint8Array> {
+    if (this.bytes) return this.bytes;
+    return loadModelBytes(this.opts.model, { ...this.opts, integrity: this.integrity, signal: undefined, onProgress: undefined });
+  }
 
   private async run<T>(name: string, fn: (c: Classifier) => T): Promise<T> {
     if (this.disposed) throw new VitguardError('E_DISPOSED', `${name}() after dispose(): create a new classifier`);
     if (this.rebuilding) await this.rebuilding;
+    if (this.stale) { // the last rebuild failed (the model could not be read again): try again, or fail as it did
+      this.rebuilding = this.rebuild();
+      await this.rebuilding;
+    }
     try {
       return fn(this.clf);
     } catch (e) {
-      if (!isWasmTrap(e)) throw e;
+      // a raw trap, or one the engine caught (it discarded its instance and keeps no model to rebuild it from)
+      if (!isWasmTrap(e) && !this.clf.engine.needsModel) throw e;
       this.rebuilding = this.rebuild();
       await this.rebuilding;
       throw new VitguardError('E_WASM', `wasm trap in ${name}(): ${(e as Error).message} (the instance was rebuilt; retry the call)`, { cause: e });
@@ -182,9 +226,11 @@ class InThreadClassifier implements VitguardClassifier {
   }
 
   private async rebuild(): Promise<void> {
+    this.stale = true;
     try { this.clf.dispose(); } catch { /* a trapped instance may fail to free: it is dropped either way */ }
     try {
-      this.clf = await Classifier.create(this.bytes, classifierOptions(this.opts));
+      this.clf = await Classifier.create(await this.modelBytes(), classifierOptions(this.opts));
+      this.stale = false;
       this.rebuilds++;
     } finally {
       this.rebuilding = null;

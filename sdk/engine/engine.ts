@@ -7,7 +7,8 @@
 // Order: a forward is a sequence of regions of kernel calls (program.ts) that an Executor runs — in order, timed
 // per op (setProfile), or split across threads: per block one region over attention heads and one over token rows
 // (proj … fc2 and the next block's norm1 + qkv: every op in it reads only its own row).
-// A wasm trap discards the instance; the next call builds a fresh one from the model file (kept by reference).
+// A wasm trap discards the instance; the next call builds a fresh one from the model file (kept by reference; with
+// keepModel: false the file is let go after loading and the owner builds a new engine instead: needsModel).
 
 import { VitguardError } from '../errors.js';
 import { numPatches, numTokens, readModel, tokenLayout, type ModelFile, type ModelMeta, type ViTConfig } from '../format/model.js';
@@ -53,6 +54,13 @@ export interface EngineOptions {
    * runs on one thread: Engine.threads says how many were asked for, how many run, and why.
    */
   threads?: number;
+  /**
+   * Keep the model file's tensors once the weights are laid out (default true): a wasm trap is then recovered here,
+   * the next call rebuilding the instance from them. false lets them go, the file's size less memory for the engine's
+   * life; after a trap such an engine answers E_WASM until its owner builds a new one (`needsModel` says so): the
+   * classifier re-reads its model, a worker pool replaces the worker.
+   */
+  keepModel?: boolean;
 }
 
 /** Default EngineOptions.maxMemoryBytes: 1 GiB, room for deit_base in fp32 (346 MB of weights) at maxBatch 32. */
@@ -329,12 +337,14 @@ export class Engine {
   private attn: AttentionMode = 'f32';
   private state: State | null;
   private disposed = false;
+  /** false: created with keepModel: false, so a trapped instance cannot be rebuilt here. */
+  private modelKept = true;
   private profile: Profile | null = null;
   /** Threads asked for, threads used, and why fewer (EngineOptions.threads). */
   readonly threads: ThreadsInfo;
 
   private constructor(
-    private readonly file: ModelFile,
+    private file: ModelFile,
     private readonly kinds: Map<string, LinearKind>,
     private readonly module: WebAssembly.Module,
     build: WasmBuild,
@@ -420,7 +430,16 @@ export class Engine {
       }
     }
     engine.attn = attention;
+    if (opts.keepModel === false) {
+      engine.file = { ...file, tensors: new Map() }; // the meta stays; the tensors (views of the file) go
+      engine.modelKept = false;
+    }
     return engine;
+  }
+
+  /** True once a wasm trap discarded the instance of an engine created with keepModel: false: it needs a new engine. */
+  get needsModel(): boolean {
+    return !this.modelKept && !this.state && !this.disposed;
   }
 
   /** The attention path (EngineOptions.attention). */
@@ -487,6 +506,9 @@ export class Engine {
   /** Runs fn on a live instance; a wasm trap discards the instance (rebuilt on the next call) and becomes E_WASM. */
   private guarded<T>(fn: () => T): T {
     if (!this.state) {
+      if (!this.modelKept) {
+        throw new VitguardError('E_WASM', 'this engine\'s wasm instance trapped and was discarded, and it was created with keepModel: false, so it cannot rebuild it: create the engine again from the model');
+      }
       try {
         this.state = buildState(this.file, this.kinds, this.module, this.wasm, this.maxBatch, this.int4Memory, this.maxMemoryBytes, this.pool);
       } catch (e) {
@@ -499,7 +521,8 @@ export class Engine {
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
         this.state = null;
-        throw new VitguardError('E_WASM', `wasm trapped during the forward pass (${(e as Error).message}); the instance was discarded and is rebuilt on the next call`, { cause: e });
+        const next = this.modelKept ? 'is rebuilt on the next call' : 'its owner builds a new one (keepModel: false)';
+        throw new VitguardError('E_WASM', `wasm trapped during the forward pass (${(e as Error).message}); the instance was discarded and ${next}`, { cause: e });
       }
       throw e;
     }

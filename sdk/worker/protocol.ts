@@ -36,8 +36,8 @@ export interface WireError {
 /** Every worker call answers with an envelope, so a failure keeps its code and nothing is thrown across threads. */
 export type Envelope<T> = { ok: true; value: T } | { ok: false; error: WireError };
 
-/** Faults a test can ask a worker for, to prove the client recovers: a real wasm trap, a crash, a hang. */
-export type Fault = 'trap' | 'exit' | 'hang';
+/** Faults a test can ask a worker for, to prove the client recovers: a real wasm trap (raw, or inside the engine), a crash, a hang. */
+export type Fault = 'trap' | 'engine-trap' | 'exit' | 'hang';
 
 export function isWasmTrap(e: unknown): boolean {
   return typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;

@@ -4,6 +4,7 @@
 // Every method answers an Envelope (never throws across the boundary), and results are transferred, not copied.
 // A wasm trap answers E_WASM with `trap: true`; the client then terminates this worker and starts a fresh one, so a
 // trapped instance is never used again. Here, too, the instance is dropped at once so no later call can reach it.
+// The worker keeps no copy of the model once it is loaded (keepModel: false): the client has one for the fresh worker.
 
 import { transfer } from 'comlink';
 import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions, type ClassifyResult, type ImageInput } from '../classifier.js';
@@ -42,6 +43,8 @@ export function createService(exit: (code: number) => void) {
       return transfer(env, buffers(value));
     } catch (e) {
       const error = toWireError(e);
+      // the engine caught a trap and discarded its instance; it keeps no model to rebuild from (keepModel: false below)
+      if (clf?.engine.needsModel) error.trap = true;
       if (error.trap) {
         // the instance's memory may be half-written: never use it again (the client replaces this worker)
         try { clf?.dispose(); } catch { /* already broken */ }
@@ -54,7 +57,9 @@ export function createService(exit: (code: number) => void) {
   const api = {
     async init(init: WorkerInit): Promise<Envelope<ClassifierInfo>> {
       try {
-        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, threads: init.threads, attention: init.attention, ...pickImageOptions(init) });
+        clf = await Classifier.create(init.model, { wasm: init.wasm, wasmSource: wasmSourceFromWire(init.wasmSource), maxBatch: init.maxBatch, maxMemoryBytes: init.maxMemoryBytes, threads: init.threads, attention: init.attention, ...pickImageOptions(init),
+          // the model's bytes go once the weights are laid out: after a trap the pool, which keeps them, replaces this worker
+          keepModel: false });
         return { ok: true, value: clf.info() };
       } catch (e) {
         return { ok: false, error: toWireError(e) };
@@ -94,12 +99,23 @@ export function createService(exit: (code: number) => void) {
     },
     /**
      * Fault injection for recovery tests. 'trap' runs real wasm that executes `unreachable` and answers as any trap
-     * does; 'exit' ends the worker abruptly; 'hang' blocks this thread for `ms` milliseconds.
+     * does; 'engine-trap' points the engine's residual stream past the end of its memory and classifies, so the
+     * engine's own kernels trap and the engine catches it; 'exit' ends the worker abruptly; 'hang' blocks this thread
+     * for `ms` milliseconds.
      */
     async fault(kind: Fault, ms = 60_000): Promise<Envelope<null>> {
       // 'exit' never answers: the caller must learn of the death from the worker's exit / error event
       if (kind === 'exit') { exit(3); return new Promise<never>(() => {}); }
       if (kind === 'hang') { const end = Date.now() + ms; while (Date.now() < end) { /* busy: the thread is stuck */ } return { ok: true, value: null }; }
+      if (kind === 'engine-trap') {
+        return serve(() => {
+          const c = ready();
+          (c.engine as unknown as { state: { arena: { x: number } } }).state.arena.x = 0x7fff0000;
+          const { inChans, imgSize } = c.model.meta.config;
+          c.classify({ chw: new Float32Array(inChans * imgSize * imgSize) });
+          return null;
+        });
+      }
       return serve(() => { ready(); runUnreachable(); return null; });
     },
   };
