@@ -356,7 +356,8 @@ async function markdown(o, res, m) {
     const lat = res.latency.lines.filter((l) => !l.summary);
     out.push('## Latency in Node', '', `One process per wasm build (simd here, relaxed in a child), each with its own ORT baselines; ` +
       `${o.reuse ? '' : `${o.warmup} warm-up and `}${[...new Set(lat.map((l) => l.runs))].join('/')} timed runs per contestant. ` +
-      '"load ms" is the engine or session created from bytes in memory in the first group, the kernels or ORT runtime already compiled (cold start is its own bench).', '');
+      '"load ms" is the engine or session created from bytes in memory in the first group, the kernels or ORT runtime already compiled; ' +
+      'the first of each library in a process also pays its JIT\'s warm-up of the loading code (cold start is its own bench below).', '');
     for (const arch of [...new Set(lat.map((l) => l.arch))]) {
       out.push(`### ${arch}`, '', latencyTable(lat.filter((l) => l.arch === arch)), '');
     }
@@ -366,7 +367,8 @@ async function markdown(o, res, m) {
   }
   if (res.browsers?.lines?.length) {
     out.push('## In the browsers', '', 'The on-device bench page (`demos/browser/bench.html`, served by `npm run demo`) headless here through `npm run bench:browser`: ' +
-      'every wasm build the engine validates is a group with its own ORT baselines, in one page. Firefox and WebKit round `performance.now()` to 1 ms or coarser in a page that is not cross-origin isolated.', '');
+      'every wasm build the engine validates is a group with its own ORT baselines, in one page; the kernels are compiled before the runs, so "load ms" is an engine made from the model bytes ' +
+      '(the first engine of each library in a page also pays the JIT\'s warm-up: WebKit\'s first vitguard engine takes over a second). Browsers coarsen `performance.now()` (Firefox and WebKit to 1 ms or more in a page that is not cross-origin isolated).', '');
     const br = res.browsers.lines.filter((l) => !l.summary);
     for (const engine of [...new Set(br.map((l) => l.engine_name))]) {
       for (const arch of [...new Set(br.filter((l) => l.engine_name === engine).map((l) => l.arch))]) {
