@@ -31,7 +31,7 @@
 // hi = u[n, 32b+16+j].
 
 import { gemm_f32, gemm_f32_packed_bytes } from './gemm_f32';
-import { storeLanes } from './memory';
+import { storeKPairs8, storeLanes, storeTranspose4 } from './memory';
 
 export const Q4_NR: i32 = 4;
 export const Q4W_NR: i32 = 8;
@@ -101,6 +101,48 @@ function storePanelHeader(p: usize, src: usize, n0: i32, nr: i32, N: i32, stride
  * (q4_int_layout() for gemm_q4, Q4_LAYOUT_F for gemm_w4a16). K must be a multiple of G and G of 32.
  */
 export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, layout: i32, dst: usize): void {
+  if (layout != Q4_LAYOUT_C4) {
+    gemm_q4_pack_ref(wq, sw, bias, N, K, G, layout, dst);
+    return;
+  }
+  // Q4_LAYOUT_C4 (the relaxed build's compact weights), full panels on v128: per 32-k file block, rows c and 4 + c
+  // interleaved into bytes (lo nibble row c, hi nibble row 4 + c), then 4×4 transposes of their 4-k lanes
+  const full = N / Q4W_NR;
+  const panelBytes = gemm_q4_packed_bytes(Q4W_NR, K, G);
+  const ng = K / G, blocks = G >> 5;
+  const ldw = <usize>(K >> 1);
+  const lo4 = i8x16.splat(0x0f), hi4 = i8x16.splat(<i8>0xf0);
+  for (let pi = 0; pi < full; pi++) {
+    const n0 = pi * Q4W_NR;
+    let p = dst + <usize>pi * panelBytes;
+    storePanelHeader(p, bias, n0, Q4W_NR, N, 1, 0);
+    p += 32;
+    const r = wq + <usize>n0 * ldw;
+    for (let g = 0; g < ng; g++) {
+      storePanelHeader(p, sw, n0, Q4W_NR, N, ng, g);
+      p += 32;
+      for (let b = g * blocks; b < (g + 1) * blocks; b++) {
+        const q = r + <usize>b * 16;
+        const v0 = v128.load(q), v1 = v128.load(q + ldw), v2 = v128.load(q + 2 * ldw), v3 = v128.load(q + 3 * ldw);
+        const v4 = v128.load(q + 4 * ldw), v5 = v128.load(q + 5 * ldw), v6 = v128.load(q + 6 * ldw), v7 = v128.load(q + 7 * ldw);
+        // k 0..15 of the block: u[c] | u[4 + c] << 4; k 16..31: the high nibbles the same way
+        storeTranspose4(p, v128.or(v128.and(v0, lo4), i8x16.shl(v4, 4)), v128.or(v128.and(v1, lo4), i8x16.shl(v5, 4)),
+          v128.or(v128.and(v2, lo4), i8x16.shl(v6, 4)), v128.or(v128.and(v3, lo4), i8x16.shl(v7, 4)));
+        storeTranspose4(p + 64, v128.or(i8x16.shr_u(v0, 4), v128.and(v4, hi4)), v128.or(i8x16.shr_u(v1, 4), v128.and(v5, hi4)),
+          v128.or(i8x16.shr_u(v2, 4), v128.and(v6, hi4)), v128.or(i8x16.shr_u(v3, 4), v128.and(v7, hi4)));
+        p += 128;
+      }
+    }
+  }
+  if (full * Q4W_NR < N) {
+    // the last, partial panel as the ref packs it (rows [n0, N) at their own offsets)
+    const n0 = full * Q4W_NR;
+    gemm_q4_pack_ref(wq + <usize>n0 * ldw, sw + <usize>n0 * <usize>ng * 4, bias != 0 ? bias + (<usize>n0 << 2) : 0, N - n0, K, G, layout, dst + <usize>full * panelBytes);
+  }
+}
+
+/** gemm_q4_pack's scalar twin: every layout, nibble by nibble, zero (u = 8, scale 0, bias 0) past N. */
+export function gemm_q4_pack_ref(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, layout: i32, dst: usize): void {
   const nr = layout == Q4_LAYOUT_F ? Q4_NR : Q4W_NR;
   const panels = (N + nr - 1) / nr;
   const ng = K / G;
@@ -140,8 +182,53 @@ export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, 
   }
 }
 
-/** dst (gemm_q4i16_packed_bytes) ← wq u8 (N, K/2) file layout, sw f32 (N, K/G), bias f32 (N) or 0. G must divide K. */
+/**
+ * dst (gemm_q4i16_packed_bytes) ← wq u8 (N, K/2) file layout, sw f32 (N, K/G), bias f32 (N) or 0. G must divide K.
+ * Full panels on v128: each 32-k file block of the 8 rows unpacked to i16 and its k-pairs transposed into place;
+ * a partial last panel through gemm_q4i16_pack_ref. Same bytes as the ref.
+ */
 export function gemm_q4i16_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, dst: usize): void {
+  const full = N / Q4W_NR;
+  const panelBytes = gemm_q4i16_packed_bytes(Q4W_NR, K, G);
+  const ng = K / G, blocks = G >> 5;
+  const ldw = <usize>(K >> 1);
+  for (let pi = 0; pi < full; pi++) {
+    const n0 = pi * Q4W_NR;
+    let p = dst + <usize>pi * panelBytes;
+    storePanelHeader(p, bias, n0, Q4W_NR, N, 1, 0);
+    p += 32;
+    const r = wq + <usize>n0 * ldw;
+    for (let g = 0; g < ng; g++) {
+      storePanelHeader(p, sw, n0, Q4W_NR, N, ng, g);
+      p += 32;
+      for (let b = g * blocks; b < (g + 1) * blocks; b++) {
+        const q = r + <usize>b * 16;
+        // k 0..7, 8..15 (low nibbles), 16..23, 24..31 (high nibbles) of the block, 8 rows each
+        for (let part = 0; part < 4; part++) {
+          storeKPairs8(p, q4Part(q, part), q4Part(q + ldw, part), q4Part(q + 2 * ldw, part), q4Part(q + 3 * ldw, part),
+            q4Part(q + 4 * ldw, part), q4Part(q + 5 * ldw, part), q4Part(q + 6 * ldw, part), q4Part(q + 7 * ldw, part));
+          p += 128;
+        }
+      }
+    }
+  }
+  if (full * Q4W_NR < N) {
+    const n0 = full * Q4W_NR;
+    gemm_q4i16_pack_ref(wq + <usize>n0 * ldw, sw + <usize>n0 * <usize>ng * 4, bias != 0 ? bias + (<usize>n0 << 2) : 0, N - n0, K, G, dst + <usize>full * panelBytes);
+  }
+}
+
+/** Signed q (i16 × 8) of one row's 32-k file block at q: part 0 = k 0..7, 1 = 8..15 (low nibbles), 2, 3 = 16..31. */
+// @ts-ignore: decorator
+@inline function q4Part(q: usize, part: i32): v128 {
+  const v = v128.load(q);
+  const u = part < 2 ? v128.and(v, i8x16.splat(0x0f)) : i8x16.shr_u(v, 4);
+  const s = i8x16.sub(u, i8x16.splat(8));
+  return (part & 1) == 0 ? i16x8.extend_low_i8x16_s(s) : i16x8.extend_high_i8x16_s(s);
+}
+
+/** gemm_q4i16_pack's scalar twin: nibble by nibble, zero past N. */
+export function gemm_q4i16_pack_ref(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, dst: usize): void {
   const panels = (N + Q4W_NR - 1) / Q4W_NR;
   const ng = K / G;
   let p = dst;

@@ -13,7 +13,7 @@
 //   sw f32[8] | bias f32[8] | Kp/2 × (2 × v128) weights          Kp = K rounded up to a multiple of 8
 // Activations: i16 (M, Kp), columns K.. zero (quantize_act_rows with qBytes = 2, ldq = q8_kpad(K)).
 
-import { storeLanes } from './memory';
+import { storeKPairs8, storeLanes } from './memory';
 
 export const Q8_NR: i32 = 8;
 const Q8_MR: i32 = 4;
@@ -61,19 +61,7 @@ export function gemm_q8_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, 
       const q = r + <usize>k;
       const r0 = v128.load8x8_s(q), r1 = v128.load8x8_s(q + ldw), r2 = v128.load8x8_s(q + 2 * ldw), r3 = v128.load8x8_s(q + 3 * ldw);
       const r4 = v128.load8x8_s(q + 4 * ldw), r5 = v128.load8x8_s(q + 5 * ldw), r6 = v128.load8x8_s(q + 6 * ldw), r7 = v128.load8x8_s(q + 7 * ldw);
-      // 4×4 transposes of the pairs: output pair j = [c0 c1 c2 c3 pair j], [c4 c5 c6 c7 pair j]
-      const a01 = v128.shuffle<u32>(r0, r1, 0, 4, 1, 5), a23 = v128.shuffle<u32>(r2, r3, 0, 4, 1, 5);
-      const b01 = v128.shuffle<u32>(r0, r1, 2, 6, 3, 7), b23 = v128.shuffle<u32>(r2, r3, 2, 6, 3, 7);
-      const c45 = v128.shuffle<u32>(r4, r5, 0, 4, 1, 5), c67 = v128.shuffle<u32>(r6, r7, 0, 4, 1, 5);
-      const d45 = v128.shuffle<u32>(r4, r5, 2, 6, 3, 7), d67 = v128.shuffle<u32>(r6, r7, 2, 6, 3, 7);
-      v128.store(p, v128.shuffle<u64>(a01, a23, 0, 2));
-      v128.store(p, v128.shuffle<u64>(c45, c67, 0, 2), 16);
-      v128.store(p, v128.shuffle<u64>(a01, a23, 1, 3), 32);
-      v128.store(p, v128.shuffle<u64>(c45, c67, 1, 3), 48);
-      v128.store(p, v128.shuffle<u64>(b01, b23, 0, 2), 64);
-      v128.store(p, v128.shuffle<u64>(d45, d67, 0, 2), 80);
-      v128.store(p, v128.shuffle<u64>(b01, b23, 1, 3), 96);
-      v128.store(p, v128.shuffle<u64>(d45, d67, 1, 3), 112);
+      storeKPairs8(p, r0, r1, r2, r3, r4, r5, r6, r7);
       p += 128;
     }
     for (let k = K8; k < Kp; k += 2) {

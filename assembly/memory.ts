@@ -40,6 +40,38 @@
   if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
+/**
+ * Store 8 rows' 4 k-pairs of i16 (row c = [c(k,k+1) c(k+2,k+3) c(k+4,k+5) c(k+6,k+7)] as i32 lanes) in the "c2"
+ * order of the i16-resident int8/int4 panels (gemm_q8, gemm_q4i16): for each pair j, [c0 c1 c2 c3] then [c4 .. c7],
+ * 128 bytes. Two 4×4 transposes of i32 lanes.
+ */
+// @ts-ignore: decorator
+@inline export function storeKPairs8(p: usize, r0: v128, r1: v128, r2: v128, r3: v128, r4: v128, r5: v128, r6: v128, r7: v128): void {
+  const a01 = v128.shuffle<u32>(r0, r1, 0, 4, 1, 5), a23 = v128.shuffle<u32>(r2, r3, 0, 4, 1, 5);
+  const b01 = v128.shuffle<u32>(r0, r1, 2, 6, 3, 7), b23 = v128.shuffle<u32>(r2, r3, 2, 6, 3, 7);
+  const c45 = v128.shuffle<u32>(r4, r5, 0, 4, 1, 5), c67 = v128.shuffle<u32>(r6, r7, 0, 4, 1, 5);
+  const d45 = v128.shuffle<u32>(r4, r5, 2, 6, 3, 7), d67 = v128.shuffle<u32>(r6, r7, 2, 6, 3, 7);
+  v128.store(p, v128.shuffle<u64>(a01, a23, 0, 2));
+  v128.store(p, v128.shuffle<u64>(c45, c67, 0, 2), 16);
+  v128.store(p, v128.shuffle<u64>(a01, a23, 1, 3), 32);
+  v128.store(p, v128.shuffle<u64>(c45, c67, 1, 3), 48);
+  v128.store(p, v128.shuffle<u64>(b01, b23, 0, 2), 64);
+  v128.store(p, v128.shuffle<u64>(d45, d67, 0, 2), 80);
+  v128.store(p, v128.shuffle<u64>(b01, b23, 1, 3), 96);
+  v128.store(p, v128.shuffle<u64>(d45, d67, 1, 3), 112);
+}
+
+/** Store the 4×4 transpose of i32 lanes: chunk t (16 bytes at p + 16t) = [a.t, b.t, c.t, d.t]. 64 bytes. */
+// @ts-ignore: decorator
+@inline export function storeTranspose4(p: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const ab0 = v128.shuffle<u32>(a, b, 0, 4, 1, 5), cd0 = v128.shuffle<u32>(c, d, 0, 4, 1, 5);
+  const ab1 = v128.shuffle<u32>(a, b, 2, 6, 3, 7), cd1 = v128.shuffle<u32>(c, d, 2, 6, 3, 7);
+  v128.store(p, v128.shuffle<u64>(ab0, cd0, 0, 2));
+  v128.store(p, v128.shuffle<u64>(ab0, cd0, 1, 3), 16);
+  v128.store(p, v128.shuffle<u64>(ab1, cd1, 0, 2), 32);
+  v128.store(p, v128.shuffle<u64>(ab1, cd1, 1, 3), 48);
+}
+
 // --- exported memory kernels --------------------------------------------------------------------------------
 
 /** dst[n] = src[n] (regions may overlap). */

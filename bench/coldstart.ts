@@ -30,7 +30,7 @@
 //
 // Output: a markdown table (stdout; with --json, stderr) and, with --json, one line per contestant on stdout:
 //   {"engine":"vitguard"|"ort"|"node","arch","scheme","wasm","children","flags","model_bytes",
-//    "compile_ms","create_ms","create_cpu_ms","ready_ms","first_ms","first_result_ms","create_warm_ms","first_warm_ms","peak_rss","peak_rss_net","rss_ready","rss_gc",
+//    "compile_ms","create_ms","create_cpu_ms","ready_ms","first_ms","first_result_ms","create_warm_ms","create_warm_cpu_ms","first_warm_ms","peak_rss","peak_rss_net","rss_ready","rss_gc",
 //    "array_buffers_gc","wasm_bytes","samples":{...}}   (medians over the children; samples = every child's values)
 // then one {"summary":true,...} line per arch with the ratios against the targets (ready ≤ 0.5× ORT's session
 // creation at the same precision; w4a8's peak memory ≤ 0.5× ORT int8's), reported, never asserted.
@@ -125,6 +125,7 @@ interface ChildResult {
   first_ms: number;
   /** The same model loaded again in the same process after dispose/release (runtime compiled, code warm). */
   create_warm_ms: number;
+  create_warm_cpu_ms: number;
   first_warm_ms: number;
   peak_rss: number;
   rss_ready: number;
@@ -171,7 +172,7 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   if (spec.engine === 'node') {
     const m = memory();
     const g = afterGc();
-    return { compile_ms: 0, create_ms: 0, create_cpu_ms: 0, first_ms: 0, create_warm_ms: 0, first_warm_ms: 0, peak_rss: m.hwm, rss_ready: m.hwm, rss_gc: g.rss, array_buffers_gc: g.arrayBuffers, wasm_bytes: null, model_bytes: 0, logits_finite: true };
+    return { compile_ms: 0, create_ms: 0, create_cpu_ms: 0, first_ms: 0, create_warm_ms: 0, create_warm_cpu_ms: 0, first_warm_ms: 0, peak_rss: m.hwm, rss_ready: m.hwm, rss_gc: g.rss, array_buffers_gc: g.arrayBuffers, wasm_bytes: null, model_bytes: 0, logits_finite: true };
   }
   const now = () => performance.now();
   const toBytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -206,13 +207,15 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
     // warm: the same file again, in this process (the module compiled, the kernels' code tiered up)
     const again = toBytes(readFileSync(spec.file));
     const t5 = now();
+    const c5 = process.cpuUsage();
     const warm = await Engine.create(again, { wasm: spec.wasm, wasmSource: { [spec.wasm]: module } });
     const t6 = now();
+    const cpuWarm = process.cpuUsage(c5);
     const same = warm.forward(chw).logits;
     const t7 = now();
     warm.dispose();
     return {
-      compile_ms: t1 - t0, create_ms: t2 - t1, create_cpu_ms: (cpu.user + cpu.system) / 1000, first_ms: t4 - t3, create_warm_ms: t6 - t5,
+      compile_ms: t1 - t0, create_ms: t2 - t1, create_cpu_ms: (cpu.user + cpu.system) / 1000, first_ms: t4 - t3, create_warm_ms: t6 - t5, create_warm_cpu_ms: (cpuWarm.user + cpuWarm.system) / 1000,
       first_warm_ms: t7 - t6, peak_rss: peak, rss_ready: ready, rss_gc: g.rss, array_buffers_gc: g.arrayBuffers, wasm_bytes: wasmBytesHeld, model_bytes: modelBytes,
       logits_finite: logits.every(Number.isFinite) && same.every((v, i) => v === logits[i]),
     };
@@ -237,13 +240,15 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   const g = afterGc();
   await session.release();
   const t5 = now();
+  const c5 = process.cpuUsage();
   const warm = await createOrtSession(bytes, [c.inChans, c.imgSize, c.imgSize], { threads: 1 });
   const t6 = now();
+  const cpuWarm = process.cpuUsage(c5);
   await warm.run(chw);
   const t7 = now();
   await warm.release();
   return {
-    compile_ms: t1 - t0, create_ms: t2 - t1, create_cpu_ms: (cpu.user + cpu.system) / 1000, first_ms: t4 - t3, create_warm_ms: t6 - t5,
+    compile_ms: t1 - t0, create_ms: t2 - t1, create_cpu_ms: (cpu.user + cpu.system) / 1000, first_ms: t4 - t3, create_warm_ms: t6 - t5, create_warm_cpu_ms: (cpuWarm.user + cpuWarm.system) / 1000,
     first_warm_ms: t7 - t6, peak_rss: peak, rss_ready: ready, rss_gc: g.rss, array_buffers_gc: g.arrayBuffers, wasm_bytes: null, model_bytes: bytes.byteLength, logits_finite: logits.every(Number.isFinite),
   };
 }
@@ -287,6 +292,7 @@ export interface Line {
   first_ms: number;
   first_result_ms: number;
   create_warm_ms: number;
+  create_warm_cpu_ms: number;
   first_warm_ms: number;
   peak_rss: number;
   peak_rss_net: number;
@@ -349,7 +355,7 @@ function toLine(c: Contestant, baseline: number): Line {
   const firstResult = c.results.map((r) => r.compile_ms + r.create_ms + r.first_ms);
   const samples: Record<string, number[]> = {
     compile_ms: pick('compile_ms').map(r1), create_ms: pick('create_ms').map(r1), create_cpu_ms: pick('create_cpu_ms').map(r1), first_ms: pick('first_ms').map(r1),
-    create_warm_ms: pick('create_warm_ms').map(r1), first_warm_ms: pick('first_warm_ms').map(r1), peak_rss: pick('peak_rss'), rss_gc: pick('rss_gc'),
+    create_warm_ms: pick('create_warm_ms').map(r1), create_warm_cpu_ms: pick('create_warm_cpu_ms').map(r1), first_warm_ms: pick('first_warm_ms').map(r1), peak_rss: pick('peak_rss'), rss_gc: pick('rss_gc'),
   };
   const wasm = c.results[0].wasm_bytes;
   return {
@@ -357,7 +363,7 @@ function toLine(c: Contestant, baseline: number): Line {
     model_bytes: c.results[0].model_bytes,
     compile_ms: r1(median(pick('compile_ms'))), create_ms: r1(median(pick('create_ms'))), create_cpu_ms: r1(median(pick('create_cpu_ms'))), ready_ms: r1(median(ready)),
     first_ms: r1(median(pick('first_ms'))), first_result_ms: r1(median(firstResult)),
-    create_warm_ms: r1(median(pick('create_warm_ms'))), first_warm_ms: r1(median(pick('first_warm_ms'))),
+    create_warm_ms: r1(median(pick('create_warm_ms'))), create_warm_cpu_ms: r1(median(pick('create_warm_cpu_ms'))), first_warm_ms: r1(median(pick('first_warm_ms'))),
     peak_rss: median(pick('peak_rss')), peak_rss_net: median(pick('peak_rss')) - baseline, rss_ready: median(pick('rss_ready')),
     rss_gc: median(pick('rss_gc')), array_buffers_gc: median(pick('array_buffers_gc')), wasm_bytes: wasm, samples,
   };
@@ -379,6 +385,8 @@ export function summarize(arch: string, wasm: WasmBuild, lines: Line[]): Record<
     ratios[`${key}:peak_rss`] = Number((v.peak_rss / o.peak_rss).toFixed(3));
     ratios[`${key}:peak_rss_net`] = Number((v.peak_rss_net / o.peak_rss_net).toFixed(3));
     ratios[`${key}:warm_create`] = Number((v.create_warm_ms / o.create_warm_ms).toFixed(3));
+    ratios[`${key}:create_cpu`] = Number((v.create_cpu_ms / o.create_cpu_ms).toFixed(3));
+    ratios[`${key}:warm_create_cpu`] = Number((v.create_warm_cpu_ms / o.create_warm_cpu_ms).toFixed(3));
     const r = v.ready_ms / o.create_ms, w = v.create_warm_ms / o.create_warm_ms;
     targets[`cold_ready_${v.scheme}<=0.5x_ort_${o.scheme}_session`] = { ratio: Number(r.toFixed(3)), target: 0.5, met: r <= 0.5 };
     targets[`warm_ready_${v.scheme}<=0.5x_ort_${o.scheme}_session`] = { ratio: Number(w.toFixed(3)), target: 0.5, met: w <= 0.5 };
@@ -394,9 +402,9 @@ export function summarize(arch: string, wasm: WasmBuild, lines: Line[]): Record<
 }
 
 function table(lines: Line[]): string {
-  const head = '| arch | engine | scheme | wasm | file MiB | compile ms | create ms | create CPU ms | ready ms | first fwd ms | first result ms | warm create ms | warm fwd ms | peak RSS MiB | net MiB | RSS after GC | ArrayBuffers after GC | wasm MiB |';
+  const head = '| arch | engine | scheme | wasm | file MiB | compile ms | create ms | create CPU ms | ready ms | first fwd ms | first result ms | warm create ms | warm create CPU ms | warm fwd ms | peak RSS MiB | net MiB | RSS after GC | ArrayBuffers after GC | wasm MiB |';
   const rows = lines.map((l) => `| ${l.arch.replace('_patch16_224', '')} | ${l.engine} | ${l.scheme} | ${l.engine === 'ort' ? 'simd' : l.wasm} | ${mib(l.model_bytes)} | ` +
-    `${l.compile_ms} | ${l.create_ms} | ${l.create_cpu_ms} | **${l.ready_ms}** | ${l.first_ms} | ${l.first_result_ms} | **${l.create_warm_ms}** | ${l.first_warm_ms} | ${mib(l.peak_rss)} | ${mib(l.peak_rss_net)} | ` +
+    `${l.compile_ms} | ${l.create_ms} | ${l.create_cpu_ms} | **${l.ready_ms}** | ${l.first_ms} | ${l.first_result_ms} | **${l.create_warm_ms}** | ${l.create_warm_cpu_ms} | ${l.first_warm_ms} | ${mib(l.peak_rss)} | ${mib(l.peak_rss_net)} | ` +
     `${mib(l.rss_gc)} | ${mib(l.array_buffers_gc)} | ${l.wasm_bytes === null ? '' : mib(l.wasm_bytes)} |`);
   return [head, head.replace(/[^|]+/g, ' --- '), ...rows].join('\n');
 }

@@ -186,3 +186,48 @@ describe('packing at load: gemm_f32_pack and gemm_q8_pack (v128 paths) write the
     }
   });
 });
+
+describe('packing at load: gemm_q4_pack (every layout) and gemm_q4i16_pack write the same bytes as their _ref twins', () => {
+  interface Q4PackKernels {
+    gemm_q4_packed_bytes(N: number, K: number, G: number): number;
+    gemm_q4_pack(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
+    gemm_q4_pack_ref(wq: number, sw: number, bias: number, N: number, K: number, G: number, layout: number, dst: number): void;
+    gemm_q4i16_packed_bytes(N: number, K: number, G: number): number;
+    gemm_q4i16_pack(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
+    gemm_q4i16_pack_ref(wq: number, sw: number, bias: number, N: number, K: number, G: number, dst: number): void;
+    Q4_LAYOUT_C4: WebAssembly.Global; Q4_LAYOUT_S8: WebAssembly.Global; Q4_LAYOUT_F: WebAssembly.Global;
+  }
+  const shapes: [number, number, number][] = [];
+  for (const N of [1, 3, 7, 8, 9, 15, 16, 17, 33]) for (const [K, G] of [[32, 32], [64, 32], [96, 32], [128, 64], [256, 128], [384, 32]]) shapes.push([N, K, G]);
+  shapes.push([1152, 384, 32], [384, 1536, 32], [1000, 768, 64]);
+
+  it('every N tail, group sizes 32/64/128, with and without a bias; real layer shapes', () => {
+    const p = w.kernels as unknown as Q4PackKernels;
+    const layouts = [p.Q4_LAYOUT_C4, p.Q4_LAYOUT_S8, p.Q4_LAYOUT_F].map((g) => g.value as number);
+    const mark = w.heap.mark();
+    // every byte must be written by both (different fills), except past the 4-column panels of Q4_LAYOUT_F, which
+    // need less than gemm_q4_packed_bytes (sized for the 8-column layouts)
+    const same = (what: string, bytes: number, pack: (dst: number) => void, ref: (dst: number) => void, fill = 0x5a) => {
+      const a = w.heap.alloc(bytes), b = w.heap.alloc(bytes);
+      w.heap.u8(a, bytes).fill(0xa5); w.heap.u8(b, bytes).fill(fill);
+      pack(a); ref(b);
+      expect(Buffer.compare(w.heap.u8(a, bytes), w.heap.u8(b, bytes)), what).toBe(0);
+    };
+    for (const [N, K, G] of shapes) {
+      const r = mulberry32(N * 7 + K * 13 + G);
+      const wq = write(Uint8Array.from({ length: (N * K) / 2 }, () => Math.floor(r() * 256)));
+      const sw = w.heap.allocF32(Float32Array.from({ length: (N * K) / G }, () => r()));
+      const b = w.heap.allocF32(Float32Array.from({ length: N }, () => r() - 0.5));
+      for (const bias of [b, 0]) {
+        for (const layout of layouts) {
+          same(`gemm_q4_pack layout ${layout} N=${N} K=${K} G=${G} bias=${bias !== 0}`, p.gemm_q4_packed_bytes(N, K, G),
+            (d) => p.gemm_q4_pack(wq, sw, bias, N, K, G, layout, d), (d) => p.gemm_q4_pack_ref(wq, sw, bias, N, K, G, layout, d),
+            layout === layouts[2] ? 0xa5 : 0x5a);
+        }
+        same(`gemm_q4i16_pack N=${N} K=${K} G=${G} bias=${bias !== 0}`, p.gemm_q4i16_packed_bytes(N, K, G),
+          (d) => p.gemm_q4i16_pack(wq, sw, bias, N, K, G, d), (d) => p.gemm_q4i16_pack_ref(wq, sw, bias, N, K, G, d));
+      }
+      w.heap.release(mark);
+    }
+  });
+});
