@@ -55,7 +55,7 @@ const MSG_MAX = 512;
 const SLOT_START = 4096; // bytes
 /** f64s per worker call list: [count, (export index, argc, ...args) × count]. */
 const SLOT_F64 = 65536;
-const SPIN = 1 << 16; // polls of the sequence number (≈ 0.1–0.3 ms) before a worker sleeps in Atomics.wait
+const SPIN = 1 << 14; // polls (≈ 50–300 µs) of the sequence number before a worker sleeps in Atomics.wait, and of the done count before the leader does
 
 export interface ControlLayout {
   seq: number; done: number; epoch: number; error: number; msgLen: number; ready: number; msg: number; msgMax: number;
