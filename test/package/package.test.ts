@@ -27,15 +27,16 @@ const MAX_PACKED_BYTES = 700_000;
 const ALLOWED = [
   /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^SECURITY\.md$/,
   /^bin\/vitguard\.js$/,
-  /^build\/vitguard\.(simd|relaxed)\.wasm$/,
+  /^build\/vitguard\.(simd|relaxed)(-mt)?\.wasm$/,
   /^dist\/(browser|node|cloudflare)\/[\w.-]+\.(js|wasm)$/,
   /^lib\/sdk\/[\w/.-]+\.(js|d\.ts)$/,
   /^types\/[\w.-]+\.d\.ts$/,
 ];
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'bin/vitguard.js',
-  'build/vitguard.simd.wasm', 'build/vitguard.relaxed.wasm',
+  'build/vitguard.simd.wasm', 'build/vitguard.relaxed.wasm', 'build/vitguard.simd-mt.wasm', 'build/vitguard.relaxed-mt.wasm',
   'dist/browser/index.js', 'dist/browser/worker.js', 'dist/browser/vitguard.simd.wasm', 'dist/browser/vitguard.relaxed.wasm',
+  'dist/browser/vitguard.simd-mt.wasm', 'dist/browser/vitguard.relaxed-mt.wasm',
   'dist/node/index.js', 'dist/node/worker.js',
   'dist/cloudflare/index.js', 'dist/cloudflare/vitguard.simd.wasm', 'dist/cloudflare/vitguard.relaxed.wasm',
   'lib/sdk/index.d.ts', 'lib/sdk/cli/main.js', 'types/wasm.d.ts',
