@@ -158,7 +158,7 @@ export function threadsUnsupported(): string | null {
     return `no SharedArrayBuffer / shared WebAssembly.Memory in this runtime (${(e as Error).message})`;
   }
   if (!isNode && typeof g.Worker === 'undefined') return 'no Worker API in this runtime (Cloudflare Workers have no threads)';
-  if (!isNode && typeof URL.createObjectURL !== 'function') return 'no URL.createObjectURL here to start the pool workers from';
+  if (!isNode && typeof URL.createObjectURL !== 'function') return 'no URL.createObjectURL in this runtime (the pool workers start from a Blob URL)';
   return null;
 }
 

@@ -20,8 +20,11 @@ import { createClassifier } from '../../sdk/index.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = 'fmnist-deit-w4a8.safetensors'; // a quantized model: the bundle must register the int4 kinds
 const SAMPLE = 'fmnist-Bag-18.png';
-/** "Well under 1 MB" (issue 9): the packed size may grow, but not toward a megabyte unnoticed. */
-const MAX_PACKED_BYTES = 700_000;
+/**
+ * "Well under 1 MB" (issue 9): the packed size may grow, but not toward a megabyte unnoticed. 800 kB since the threaded
+ * twins of both wasm builds (build/ and dist/browser/: 4 × ~16.5 kB gzipped) joined them.
+ */
+const MAX_PACKED_BYTES = 800_000;
 
 // Everything a file in the tarball may be; anything else (tests, tools, models, docs, demos, sources) is a leak.
 const ALLOWED = [
