@@ -101,12 +101,15 @@ function storePanelHeader(p: usize, src: usize, n0: i32, nr: i32, N: i32, stride
  * (q4_int_layout() for gemm_q4, Q4_LAYOUT_F for gemm_w4a16). K must be a multiple of G and G of 32.
  */
 export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, G: i32, layout: i32, dst: usize): void {
-  if (layout != Q4_LAYOUT_C4) {
+  if (layout != Q4_LAYOUT_C4 && layout != Q4_LAYOUT_S8) {
     gemm_q4_pack_ref(wq, sw, bias, N, K, G, layout, dst);
     return;
   }
-  // Q4_LAYOUT_C4 (the relaxed build's compact weights), full panels on v128: per 32-k file block, rows c and 4 + c
-  // interleaved into bytes (lo nibble row c, hi nibble row 4 + c), then 4×4 transposes of their 4-k lanes
+  // The integer layouts, full panels on v128, per 32-k file block of the 8 rows:
+  //   Q4_LAYOUT_C4 (relaxed build): rows c and 4 + c interleaved into bytes (lo nibble row c, hi nibble row 4 + c),
+  //     then 4×4 transposes of their 4-k lanes
+  //   Q4_LAYOUT_S8 (simd build): per row, byte i = u[i] | u[i + 2] << 4, whose i16 lanes 0, 2, 4, 6 are the row's
+  //     two bytes of the 4-k chunks 0..3; rows paired, then 4×4 transposes
   const full = N / Q4W_NR;
   const panelBytes = gemm_q4_packed_bytes(Q4W_NR, K, G);
   const ng = K / G, blocks = G >> 5;
@@ -123,6 +126,15 @@ export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, 
       p += 32;
       for (let b = g * blocks; b < (g + 1) * blocks; b++) {
         const q = r + <usize>b * 16;
+        if (layout == Q4_LAYOUT_S8) {
+          // k 0..15 (low nibbles), then k 16..31 (high nibbles)
+          storeTranspose4(p, s8Pair(q, q + ldw, false), s8Pair(q + 2 * ldw, q + 3 * ldw, false),
+            s8Pair(q + 4 * ldw, q + 5 * ldw, false), s8Pair(q + 6 * ldw, q + 7 * ldw, false));
+          storeTranspose4(p + 64, s8Pair(q, q + ldw, true), s8Pair(q + 2 * ldw, q + 3 * ldw, true),
+            s8Pair(q + 4 * ldw, q + 5 * ldw, true), s8Pair(q + 6 * ldw, q + 7 * ldw, true));
+          p += 128;
+          continue;
+        }
         const v0 = v128.load(q), v1 = v128.load(q + ldw), v2 = v128.load(q + 2 * ldw), v3 = v128.load(q + 3 * ldw);
         const v4 = v128.load(q + 4 * ldw), v5 = v128.load(q + 5 * ldw), v6 = v128.load(q + 6 * ldw), v7 = v128.load(q + 7 * ldw);
         // k 0..15 of the block: u[c] | u[4 + c] << 4; k 16..31: the high nibbles the same way
@@ -139,6 +151,21 @@ export function gemm_q4_pack(wq: usize, sw: usize, bias: usize, N: i32, K: i32, 
     const n0 = full * Q4W_NR;
     gemm_q4_pack_ref(wq + <usize>n0 * ldw, sw + <usize>n0 * <usize>ng * 4, bias != 0 ? bias + (<usize>n0 << 2) : 0, N - n0, K, G, layout, dst + <usize>full * panelBytes);
   }
+}
+
+/**
+ * Q4_LAYOUT_S8 bytes of two rows (file blocks at a and b), k 0..15 of the block (high = false) or 16..31 (true): i32
+ * lane t = [row a's two bytes of 4-k chunk t, row b's], a byte being u[k] | u[k + 2] << 4 (k = 4t, 4t + 1).
+ */
+// @ts-ignore: decorator
+@inline function s8Pair(a: usize, b: usize, high: bool): v128 {
+  const va = v128.load(a), vb = v128.load(b);
+  const ua = high ? i8x16.shr_u(va, 4) : v128.and(va, i8x16.splat(0x0f));
+  const ub = high ? i8x16.shr_u(vb, 4) : v128.and(vb, i8x16.splat(0x0f));
+  // byte i | byte i + 2 << 4 (the last two bytes of each row are not used)
+  const ya = v128.or(ua, i8x16.shl(v128.shuffle<u8>(ua, ua, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1), 4));
+  const yb = v128.or(ub, i8x16.shl(v128.shuffle<u8>(ub, ub, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1), 4));
+  return v128.shuffle<u16>(ya, yb, 0, 8, 2, 10, 4, 12, 6, 14);
 }
 
 /** gemm_q4_pack's scalar twin: every layout, nibble by nibble, zero (u = 8, scale 0, bias 0) past N. */
