@@ -28,14 +28,18 @@ const engines: Record<string, Engine> = {
   w4a8_fast: await Engine.create(w4a8, { wasm: build, int4Memory: 'fast' }),
   w4a8_compact: await Engine.create(w4a8, { wasm: build, int4Memory: 'compact' }),
 };
+// Clock: this process's CPU time by default (process.cpuUsage; the time other processes take is left out), CLOCK=wall
+// for performance.now().
+const clock = process.env.CLOCK === 'wall' ? 'wall' : 'cpu';
+const now = clock === 'cpu' ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();
 const t: Record<string, number[]> = {};
 for (const k in engines) t[k] = [];
 for (let i = 0; i < 10; i++) for (const k in engines) engines[k].forward(px);
-for (let i = 0; i < runs; i++) for (const k in engines) { const t0 = performance.now(); engines[k].forward(px); t[k].push(performance.now() - t0); }
+for (let i = 0; i < runs; i++) for (const k in engines) { const t0 = now(); engines[k].forward(px); t[k].push(now() - t0); }
 const q = (x: number[], p: number) => x.slice().sort((a, b) => a - b)[Math.floor((x.length - 1) * p)];
 const stat = (p: number) => {
   const ms = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +q(v, p).toFixed(1)]));
   return { ms, 'fast/w8a8': +(ms.w4a8_fast / ms.w8a8).toFixed(3), 'compact/w8a8': +(ms.w4a8_compact / ms.w8a8).toFixed(3), 'compact/fast': +(ms.w4a8_compact / ms.w4a8_fast).toFixed(3) };
 };
 const memory = Object.fromEntries(Object.entries(engines).map(([k, e]) => [k, e.memoryBytes()]));
-console.log(JSON.stringify({ build, arch, runs, median: stat(0.5), p10: stat(0.1), min: stat(0), memory_bytes: memory }));
+console.log(JSON.stringify({ build, arch, runs, clock, median: stat(0.5), p10: stat(0.1), min: stat(0), memory_bytes: memory }));
