@@ -1,35 +1,46 @@
 // Multi-head self-attention of one sequence given packed qkv (T, 3D): columns [0, D) are q, [D, 2D) k, [2D, 3D) v,
 // head h at columns h·hd .. (h+1)·hd within each (timm's qkv layout). out (T, D) = concat_h softmax(q_h k_hᵀ / √hd) v_h.
+//
+// Per head: attention_scores packs k_h into panels of 8 tokens and runs S = q kᵀ; attention_softmax leaves
+// e = exp(scale·(S − max)) unnormalized and 1/Σe aside; attention_pv packs v_h into panels of 8 dims and runs
+// (E v)·diag(1/Σe) (the normalisation costs T·hd multiplies there instead of a T² pass); attention_probs normalises
+// E in place only where the probabilities are wanted. Both products are one outer-product kernel on packed B
+// (gemm_f32_np). bench/attention.ts measures it against gemm_f32 in the same process (docs/attention.md).
 
-import { softmax_rows } from './norm';
-import { madd4, storeLanes, transpose_f32 } from './memory';
+import { softmax_core } from './norm';
+import { madd4, storeLanes } from './memory';
 
-// --- outer-product f32 GEMM for the two attention products -----------------------------------------------------
+// --- packed operands: B of both products in panels of 8 columns ------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function pad8(n: i32): i32 {
+  return (n + 7) & ~7;
+}
 
 /**
- * out (M, N; ldc) = A (M, K; lda) · B (K, N; ldb), B row-major so each k reads B[k, n0 .. n0+8) contiguously and
- * broadcasts A[m, k]: no horizontal sums (the NT dot-product form needs one per output quad). Register tile 4 × 8
- * (8 accumulators + 2 B vectors + 1 broadcast = 11 v128); then 4-column and 1..3-column tails; M tail 1 row at a time.
- * Strides in elements. k runs in order for every output (mul+add on simd, relaxed_madd on relaxed).
+ * out (M, N; ldc) = A (M, K; lda) · B, B packed in panels of 8 columns (panel p: K rows of 8 floats, contiguous,
+ * columns past N zero). Panel outer, rows inner: a panel (K·32 bytes) stays in L1 while A streams through it.
+ * Register tile 4 rows × 8 columns (8 accumulators + 2 B vectors + 1 broadcast); the row tail one row at a time.
+ * k runs in order for every output (mul+add on simd, relaxed_madd on relaxed). rs ≠ 0: row m of out is then multiplied
+ * by rs[m] (f32), the softmax's 1/Σe folded into P·v.
  */
-function gemm_f32_nn(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
-  const aS = <usize>lda << 2, bS = <usize>ldb << 2, cS = <usize>ldc << 2;
+function gemm_f32_np(out: usize, a: usize, bp: usize, M: i32, N: i32, K: i32, lda: i32, ldc: i32, rs: usize): void {
+  const aS = <usize>lda << 2, cS = <usize>ldc << 2;
+  const panelBytes = <usize>K << 5;
   const M4 = M & ~3;
-  const N8 = N & ~7;
-  const N4 = N & ~3;
-  let m = 0;
-  for (; m < M4; m += 4) {
-    const a0 = a + <usize>m * aS;
-    const a1 = a0 + aS, a2 = a1 + aS, a3 = a2 + aS;
-    const o0 = out + <usize>m * cS;
-    let n0 = 0;
-    for (; n0 < N8; n0 += 8) {
+  for (let n0 = 0; n0 < N; n0 += 8) {
+    const pb = bp + <usize>(n0 >> 3) * panelBytes;
+    const nValid = N - n0;
+    let m = 0;
+    for (; m < M4; m += 4) {
+      const a0 = a + <usize>m * aS;
+      const a1 = a0 + aS, a2 = a1 + aS, a3 = a2 + aS;
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let bp = b + (<usize>n0 << 2);
+      let b = pb;
       for (let k = 0; k < K; k++) {
         const ko = <usize>k << 2;
-        const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+        const b0 = v128.load(b), b1 = v128.load(b, 16);
         let x = v128.load32_splat(a0 + ko);
         c00 = madd4(x, b0, c00); c01 = madd4(x, b1, c01);
         x = v128.load32_splat(a1 + ko);
@@ -38,92 +49,172 @@ function gemm_f32_nn(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, lda
         c20 = madd4(x, b0, c20); c21 = madd4(x, b1, c21);
         x = v128.load32_splat(a3 + ko);
         c30 = madd4(x, b0, c30); c31 = madd4(x, b1, c31);
-        bp += bS;
+        b += 32;
       }
-      const o = o0 + (<usize>n0 << 2);
-      v128.store(o, c00); v128.store(o, c01, 16);
-      v128.store(o + cS, c10); v128.store(o + cS, c11, 16);
-      v128.store(o + 2 * cS, c20); v128.store(o + 2 * cS, c21, 16);
-      v128.store(o + 3 * cS, c30); v128.store(o + 3 * cS, c31, 16);
+      const o = out + <usize>m * cS + (<usize>n0 << 2);
+      if (rs != 0) {
+        let r = f32x4.splat(load<f32>(rs + (<usize>m << 2)));
+        c00 = f32x4.mul(c00, r); c01 = f32x4.mul(c01, r);
+        r = f32x4.splat(load<f32>(rs + (<usize>(m + 1) << 2)));
+        c10 = f32x4.mul(c10, r); c11 = f32x4.mul(c11, r);
+        r = f32x4.splat(load<f32>(rs + (<usize>(m + 2) << 2)));
+        c20 = f32x4.mul(c20, r); c21 = f32x4.mul(c21, r);
+        r = f32x4.splat(load<f32>(rs + (<usize>(m + 3) << 2)));
+        c30 = f32x4.mul(c30, r); c31 = f32x4.mul(c31, r);
+      }
+      store8(o, c00, c01, nValid);
+      store8(o + cS, c10, c11, nValid);
+      store8(o + 2 * cS, c20, c21, nValid);
+      store8(o + 3 * cS, c30, c31, nValid);
     }
-    for (; n0 < N4; n0 += 4) {
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-      let bp = b + (<usize>n0 << 2);
+    for (; m < M; m++) {
+      const a0 = a + <usize>m * aS;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let b = pb;
       for (let k = 0; k < K; k++) {
-        const ko = <usize>k << 2;
-        const b0 = v128.load(bp);
-        c0 = madd4(v128.load32_splat(a0 + ko), b0, c0); c1 = madd4(v128.load32_splat(a1 + ko), b0, c1);
-        c2 = madd4(v128.load32_splat(a2 + ko), b0, c2); c3 = madd4(v128.load32_splat(a3 + ko), b0, c3);
-        bp += bS;
+        const x = v128.load32_splat(a0 + (<usize>k << 2));
+        c00 = madd4(x, v128.load(b), c00); c01 = madd4(x, v128.load(b, 16), c01);
+        b += 32;
       }
-      const o = o0 + (<usize>n0 << 2);
-      v128.store(o, c0); v128.store(o + cS, c1); v128.store(o + 2 * cS, c2); v128.store(o + 3 * cS, c3);
-    }
-    if (n0 < N) {
-      // 1..3 columns: the rows of the tile as one vector per column (lane r = row m + r)
-      for (let n = n0; n < N; n++) {
-        let c = f32x4.splat(0);
-        let bp = b + (<usize>n << 2);
-        for (let k = 0; k < K; k++) {
-          const ko = <usize>k << 2;
-          let x = f32x4.splat(load<f32>(a0 + ko));
-          x = f32x4.replace_lane(x, 1, load<f32>(a1 + ko));
-          x = f32x4.replace_lane(x, 2, load<f32>(a2 + ko));
-          x = f32x4.replace_lane(x, 3, load<f32>(a3 + ko));
-          c = madd4(x, v128.load32_splat(bp), c);
-          bp += bS;
-        }
-        const o = o0 + (<usize>n << 2);
-        store<f32>(o, f32x4.extract_lane(c, 0)); store<f32>(o + cS, f32x4.extract_lane(c, 1));
-        store<f32>(o + 2 * cS, f32x4.extract_lane(c, 2)); store<f32>(o + 3 * cS, f32x4.extract_lane(c, 3));
+      if (rs != 0) {
+        const r = f32x4.splat(load<f32>(rs + (<usize>m << 2)));
+        c00 = f32x4.mul(c00, r); c01 = f32x4.mul(c01, r);
       }
-    }
-  }
-  for (; m < M; m++) {
-    const a0 = a + <usize>m * aS;
-    const o0 = out + <usize>m * cS;
-    for (let n0 = 0; n0 < N; n0 += 4) {
-      const nValid = min(4, N - n0);
-      let c = f32x4.splat(0);
-      let bp = b + (<usize>n0 << 2);
-      for (let k = 0; k < K; k++) {
-        let bv: v128;
-        if (nValid == 4) bv = v128.load(bp);
-        else {
-          bv = f32x4.splat(load<f32>(bp));
-          if (nValid > 1) bv = f32x4.replace_lane(bv, 1, load<f32>(bp, 4));
-          if (nValid > 2) bv = f32x4.replace_lane(bv, 2, load<f32>(bp, 8));
-        }
-        c = madd4(v128.load32_splat(a0 + (<usize>k << 2)), bv, c);
-        bp += bS;
-      }
-      storeLanes(o0 + (<usize>n0 << 2), c, nValid);
+      store8(out + <usize>m * cS + (<usize>n0 << 2), c00, c01, nValid);
     }
   }
 }
 
-/** Scratch bytes attention() needs: scores (T, T) + kᵀ (hd, T). */
-export function attention_scratch_bytes(T: i32, D: i32, heads: i32): usize {
-  const hd = D / heads;
-  return (<usize>T * <usize>T + <usize>hd * <usize>T) << 2;
+/** The first min(8, n) floats of [y0, y1] at p. */
+// @ts-ignore: decorator
+@inline function store8(p: usize, y0: v128, y1: v128, n: i32): void {
+  if (n >= 8) {
+    v128.store(p, y0);
+    v128.store(p, y1, 16);
+  } else if (n >= 4) {
+    v128.store(p, y0);
+    if (n > 4) storeLanes(p + 16, y1, n - 4);
+  } else {
+    storeLanes(p, y0, n);
+  }
 }
 
 /**
- * Head h's scores S (T, T) = q_h k_hᵀ (unscaled; softmax_rows applies 1/√hd). kT: hd·T floats of scratch.
- * With attention_pv and softmax_rows between them, one head of attention(): the engine calls the three per head
- * (profiled apart, heads split across threads).
+ * kp ← head h's k as B of q·kᵀ (B[d, j] = k[j, d]) in panels of 8 tokens: kp[p][d][c] = k[8p + c, d], tokens past T
+ * zero. 4 tokens × 4 dims at a time through a 4 × 4 shuffle transpose; the tails scalar.
  */
-export function attention_scores(S: usize, qkv: usize, kT: usize, T: i32, D: i32, heads: i32, h: i32): void {
-  const hd = D / heads;
-  const ld = 3 * D;
-  transpose_f32(kT, qkv + (<usize>(D + h * hd) << 2), T, hd, ld, T); // kT (hd, T)
-  gemm_f32_nn(S, qkv + (<usize>(h * hd) << 2), kT, T, T, hd, ld, T, T);
+function pack_k(kp: usize, k: usize, T: i32, hd: i32, ld: i32): void {
+  const Tp = pad8(T), T4 = T & ~3, hd4 = hd & ~3;
+  const ldb = <usize>ld << 2, panel = <usize>hd << 5;
+  let j = 0;
+  for (; j < T4; j += 4) {
+    const r = k + <usize>j * ldb;
+    const dst = kp + <usize>(j >> 3) * panel + (<usize>(j & 7) << 2);
+    let d = 0;
+    for (; d < hd4; d += 4) {
+      const o = <usize>d << 2;
+      const r0 = v128.load(r + o), r1 = v128.load(r + ldb + o), r2 = v128.load(r + 2 * ldb + o), r3 = v128.load(r + 3 * ldb + o);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const q = dst + (<usize>d << 5);
+      v128.store(q, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+      v128.store(q + 32, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+      v128.store(q + 64, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+      v128.store(q + 96, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+    }
+    for (; d < hd; d++) {
+      for (let t = 0; t < 4; t++) store<f32>(dst + (<usize>d << 5) + (<usize>t << 2), load<f32>(r + <usize>t * ldb + (<usize>d << 2)));
+    }
+  }
+  for (; j < Tp; j++) {
+    const dst = kp + <usize>(j >> 3) * panel + (<usize>(j & 7) << 2);
+    for (let d = 0; d < hd; d++) store<f32>(dst + (<usize>d << 5), j < T ? load<f32>(k + <usize>j * ldb + (<usize>d << 2)) : 0);
+  }
 }
 
-/** Head h's output columns out[:, h·hd .. (h+1)·hd) (T rows of D) = P (T, T) · v_h. */
-export function attention_pv(out: usize, P: usize, qkv: usize, T: i32, D: i32, heads: i32, h: i32): void {
+/** vp ← head h's v (B of P·v) in panels of 8 dims: vp[p][j][c] = v[j, 8p + c], dims past hd zero. */
+function pack_v(vp: usize, v: usize, T: i32, hd: i32, ld: i32): void {
+  const hd8 = hd & ~7;
+  const ldb = <usize>ld << 2, panel = <usize>T << 5;
+  for (let j = 0; j < T; j++) {
+    const r = v + <usize>j * ldb;
+    const dst = vp + (<usize>j << 5);
+    let d = 0;
+    for (; d < hd8; d += 8) {
+      const q = dst + <usize>(d >> 3) * panel;
+      v128.store(q, v128.load(r + (<usize>d << 2)));
+      v128.store(q, v128.load(r + (<usize>d << 2), 16), 16);
+    }
+    if (d < hd) {
+      const q = dst + <usize>(d >> 3) * panel;
+      for (let c = 0; c < 8; c++) store<f32>(q + (<usize>c << 2), d + c < hd ? load<f32>(r + (<usize>(d + c) << 2)) : 0);
+    }
+  }
+}
+
+// The pack scratch the three per-head kernels share (attention_scratch_bytes − T² floats, 64-byte aligned parts):
+//   1/Σe f32 (T) | k_h in panels of 8 tokens (Tp·hd floats) | v_h in panels of 8 dims (T·hdp floats)
+
+// @ts-ignore: decorator
+@inline function zinvBytes(T: i32): usize {
+  return (<usize>T * 4 + 63) & ~(<usize>63);
+}
+
+// @ts-ignore: decorator
+@inline function packBytes(T: i32, hd: i32): usize {
+  return zinvBytes(T) + ((<usize>pad8(T) * <usize>hd + <usize>T * <usize>pad8(hd)) << 2);
+}
+
+/** Scratch bytes attention() needs: scores (T, T), then the pack scratch (1/Σe, k and v of one head in panels). */
+export function attention_scratch_bytes(T: i32, D: i32, heads: i32): usize {
+  return (<usize>T * <usize>T << 2) + packBytes(T, D / heads);
+}
+
+/**
+ * Head h's scores S (T, T) = q_h k_hᵀ (unscaled; the softmax applies 1/√hd). pk: the pack scratch (k is packed
+ * there, v by attention_pv). One head of attention() is attention_scores, attention_softmax, attention_pv (and
+ * attention_probs where the probabilities are wanted): the engine calls them per head (profiled apart, heads split
+ * across threads).
+ */
+export function attention_scores(S: usize, qkv: usize, pk: usize, T: i32, D: i32, heads: i32, h: i32): void {
   const hd = D / heads;
-  gemm_f32_nn(out + (<usize>(h * hd) << 2), P, qkv + (<usize>(2 * D + h * hd) << 2), T, hd, T, T, 3 * D, D);
+  const ld = 3 * D;
+  const kp = pk + zinvBytes(T);
+  pack_k(kp, qkv + (<usize>(D + h * hd) << 2), T, hd, ld);
+  gemm_f32_np(S, qkv + (<usize>(h * hd) << 2), kp, T, T, hd, ld, T, 0);
+}
+
+/**
+ * In place, per row of S (T, T): e = exp(scale · (S − max)) left unnormalized, 1/Σe into the pack scratch, for
+ * attention_pv to fold into its output: one pass over S fewer than softmax_rows. Same e and the same 1/Σe (the same
+ * operations in the same order) as softmax_rows, so attention_probs afterwards gives softmax_rows' bits.
+ */
+export function attention_softmax(S: usize, pk: usize, T: i32, scale: f32): void {
+  softmax_core(S, T, T, scale, pk);
+}
+
+/**
+ * Head h's output columns out[:, h·hd .. (h+1)·hd) (T rows of D) = (E (T, T) · v_h) · diag(1/Σe): E is
+ * attention_softmax's unnormalized e, 1/Σe from the pack scratch pk.
+ */
+export function attention_pv(out: usize, P: usize, qkv: usize, pk: usize, T: i32, D: i32, heads: i32, h: i32): void {
+  const hd = D / heads;
+  const vp = pk + zinvBytes(T) + (<usize>pad8(T) * <usize>hd << 2);
+  pack_v(vp, qkv + (<usize>(2 * D + h * hd) << 2), T, hd, 3 * D);
+  gemm_f32_np(out + (<usize>(h * hd) << 2), P, vp, T, hd, T, T, D, pk);
+}
+
+/** In place after attention_pv: E (T, T) → the probabilities, row i × 1/Σe (softmax_rows' bits). */
+export function attention_probs(P: usize, pk: usize, T: i32): void {
+  const T4 = T & ~3;
+  for (let i = 0; i < T; i++) {
+    const p = P + (<usize>i * <usize>T << 2);
+    const invs = load<f32>(pk + (<usize>i << 2));
+    const inv = f32x4.splat(invs);
+    let j = 0;
+    for (; j < T4; j += 4) v128.store(p + (<usize>j << 2), f32x4.mul(v128.load(p + (<usize>j << 2)), inv));
+    for (; j < T; j++) store<f32>(p + (<usize>j << 2), load<f32>(p + (<usize>j << 2)) * invs);
+  }
 }
 
 /**
@@ -133,12 +224,13 @@ export function attention_pv(out: usize, P: usize, qkv: usize, T: i32, D: i32, h
 export function attention(out: usize, qkv: usize, T: i32, D: i32, heads: i32, scratch: usize, probs: usize): void {
   const hd = D / heads;
   const scale: f32 = 1.0 / Mathf.sqrt(<f32>hd);
-  const kT = scratch + (<usize>T * <usize>T << 2);
+  const pk = scratch + (<usize>T * <usize>T << 2);
   for (let h = 0; h < heads; h++) {
     const S = probs != 0 ? probs + (<usize>h * <usize>T * <usize>T << 2) : scratch;
-    attention_scores(S, qkv, kT, T, D, heads, h);
-    softmax_rows(S, T, T, scale);
-    attention_pv(out, S, qkv, T, D, heads, h);
+    attention_scores(S, qkv, pk, T, D, heads, h);
+    attention_softmax(S, pk, T, scale);
+    attention_pv(out, S, qkv, pk, T, D, heads, h);
+    if (probs != 0) attention_probs(S, pk, T);
   }
 }
 

@@ -2,7 +2,10 @@
 // shapes, both builds, interleaved in one process (contestant A, B, C, A, B, C, ...) so a shared machine's noise falls
 // on all alike; medians. Attention GOP/s counts the two matmuls only: 2·T·T·hd·2 per head (the softmax is extra work).
 //
-//   npm run bench:attention -- [--arch deit_tiny_patch16_224] [--rounds 30] [--json]
+//   npm run bench:attention -- [--arch deit_tiny_patch16_224] [--rounds 30] [--clock cpu|wall] [--json]
+//
+// Clock: this process's CPU time by default (process.cpuUsage: what other processes on a shared machine get is left
+// out), each sample ≥ 20 ms of repeated calls; --clock wall for performance.now().
 //
 // Runs under `node --experimental-wasm-relaxed-simd --no-liftoff` (the npm script) so that both builds load here.
 
@@ -17,12 +20,13 @@ type Fn = (...a: number[]) => number;
 interface Contestant { name: string; build: WasmBuild; ops: number; run: () => void }
 
 function parse(argv: string[]) {
-  const o = { arch: 'deit_tiny_patch16_224', rounds: 30, json: false };
+  const o = { arch: 'deit_tiny_patch16_224', rounds: 30, json: false, clock: 'cpu' as 'cpu' | 'wall' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--arch') o.arch = argv[++i];
     else if (argv[i] === '--rounds') o.rounds = Number(argv[++i]);
     else if (argv[i] === '--json') o.json = true;
-    else throw new VitguardError('E_USAGE', `unknown option ${argv[i]}\nusage: bench:attention [--arch NAME] [--rounds N] [--json]`);
+    else if (argv[i] === '--clock' && (argv[i + 1] === 'cpu' || argv[i + 1] === 'wall')) o.clock = argv[++i] as 'cpu' | 'wall';
+    else throw new VitguardError('E_USAGE', `unknown option ${argv[i]}\nusage: bench:attention [--arch NAME] [--rounds N] [--clock cpu|wall] [--json]`);
   }
   configForArch(o.arch); // an unknown name fails here (E_UNKNOWN_ARCH)
   if (!(Number.isInteger(o.rounds) && o.rounds > 0)) throw new VitguardError('E_USAGE', '--rounds must be a positive integer');
@@ -70,6 +74,11 @@ function contestants(build: WasmBuild, arch: string): Contestant[] {
   // softmax overwrites S with p̂: re-run qk first and subtract its median (reported below as a difference)
   out.push({ name: 'int8 stage qk+softmax (1 head)', build, ops: 0, run: () => { k.attention_q8_qk(S8, T, hd, scale); k.attention_q8_softmax(S8, T, hd, 0); } });
   out.push({ name: 'int8 stage pv (1 head)', build, ops: head, run: () => k.attention_q8_pv(att, S8, T, D, H, 0) });
+  // f32 stages, one head: S = q kᵀ (with k's transpose), softmax in place, out_h = P v
+  const Sf = S, kT = S + T * T * 4; // kT: the pack scratch
+  out.push({ name: 'f32 stage scores (1 head)', build, ops: head, run: () => k.attention_scores(Sf, qkv, kT, T, D, H, 0) });
+  out.push({ name: 'f32 stage softmax (1 head)', build, ops: 0, run: () => k.attention_softmax(Sf, kT, T, scale) });
+  out.push({ name: 'f32 stage pv (1 head)', build, ops: head, run: () => k.attention_pv(att, Sf, qkv, kT, T, D, H, 0) });
   return out;
 }
 
@@ -78,21 +87,22 @@ function main(): void {
   const builds: WasmBuild[] = relaxedSimdSupported() ? ['simd', 'relaxed'] : ['simd'];
   const all = builds.flatMap((b) => contestants(b, o.arch));
   const times = all.map(() => [] as number[]);
-  // each round: every contestant, each run repeated until ≥ 2 ms (per-call time = total / reps)
+  const now = o.clock === 'cpu' ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();
+  // each round: every contestant, each run repeated until ≥ 20 ms (per-call time = total / reps)
   const reps = all.map((c) => {
     let n = 1;
     for (;;) {
-      const t0 = performance.now();
+      const t0 = now();
       for (let i = 0; i < n; i++) c.run();
-      if (performance.now() - t0 > 2) return n;
+      if (now() - t0 > 20) return n;
       n *= 2;
     }
   });
-  for (let r = 0; r < 5 + o.rounds; r++) {
+  for (let r = 0; r < 3 + o.rounds; r++) {
     all.forEach((c, j) => {
-      const t0 = performance.now();
+      const t0 = now();
       for (let i = 0; i < reps[j]; i++) c.run();
-      if (r >= 5) times[j].push((performance.now() - t0) / reps[j]);
+      if (r >= 3) times[j].push((now() - t0) / reps[j]);
     });
   }
   const med = (t: number[]) => [...t].sort((a, b) => a - b)[t.length >> 1];
@@ -104,7 +114,7 @@ function main(): void {
     const f32 = r.find((x) => x.name.startsWith('attention f32'))!, q8 = r.find((x) => x.name.startsWith('attention int8'))!;
     const qk = r.find((x) => x.name === 'int8 stage qk (1 head)')!, qks = r.find((x) => x.name === 'int8 stage qk+softmax (1 head)')!;
     const summary = {
-      summary: true, arch: o.arch, build: b, gemm_f32_gops: gemmGops,
+      summary: true, arch: o.arch, build: b, clock: o.clock, gemm_f32_gops: gemmGops,
       attention_f32_gops: f32.gops, attention_int8_gops: q8.gops,
       f32_vs_gemm: f32.gops! / gemmGops, int8_speedup_vs_f32: f32.ms / q8.ms,
       int8_softmax_ms_per_head: qks.ms - qk.ms,
@@ -113,7 +123,7 @@ function main(): void {
       for (const x of r) console.log(JSON.stringify(x));
       console.log(JSON.stringify(summary));
     } else {
-      console.log(`\n${o.arch}, ${b} build (medians of ${o.rounds} interleaved rounds)`);
+      console.log(`\n${o.arch}, ${b} build (medians of ${o.rounds} interleaved rounds, ${o.clock === 'cpu' ? 'CPU-time' : 'wall'} clock)`);
       for (const x of r) console.log(`  ${x.name.padEnd(44)} ${(x.ms * 1000).toFixed(1).padStart(8)} µs${x.gops ? `  ${x.gops.toFixed(1).padStart(6)} GOP/s` : ''}`);
       console.log(`  int8 softmax (qk+softmax − qk), 1 head       ${(summary.int8_softmax_ms_per_head * 1000).toFixed(1).padStart(8)} µs`);
       console.log(`  f32 GEMM (4 shapes pooled) ${gemmGops.toFixed(1)} GOP/s; f32 attention ${f32.gops!.toFixed(1)} GOP/s = ${(100 * summary.f32_vs_gemm).toFixed(0)} % of it; ` +

@@ -586,11 +586,14 @@ export class Engine {
           { op: 'attn_pv', fn: 'attention_q8_pv', args: [row(a.att, b * T), sc, T, D, heads, h] },
         ];
       }
-      const S = probs ? probs + h * T * T * 4 : sc;
+      // f32: S in the scratch (or the probabilities' buffer), left as e by the softmax and normalised in P·v (1/Σe in
+      // the pack scratch pk); attention_probs then turns e into the probabilities where they are asked for
+      const S = probs ? probs + h * T * T * 4 : sc, pk = sc + T * T * 4;
       return [
-        { op: 'attn_qk', fn: 'attention_scores', args: [S, qkv, sc + T * T * 4, T, D, heads, h] },
-        { op: 'attn_softmax', fn: 'softmax_rows', args: [S, T, T, scale] },
-        { op: 'attn_pv', fn: 'attention_pv', args: [row(a.att, b * T), S, qkv, T, D, heads, h] },
+        { op: 'attn_qk', fn: 'attention_scores', args: [S, qkv, pk, T, D, heads, h] },
+        { op: 'attn_softmax', fn: 'attention_softmax', args: [S, pk, T, scale] },
+        { op: 'attn_pv', fn: 'attention_pv', args: [row(a.att, b * T), S, qkv, pk, T, D, heads, h] },
+        ...(probs ? [{ op: 'attn_softmax' as const, fn: 'attention_probs', args: [S, pk, T] }] : []),
       ];
     };
 

@@ -167,8 +167,10 @@ export interface Kernels {
   mean_rows(out: number, x: number, rows: number, D: number): void;
   attention_scratch_bytes(T: number, D: number, heads: number): number;
   attention(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
-  attention_scores(S: number, qkv: number, kT: number, T: number, D: number, heads: number, h: number): void;
-  attention_pv(out: number, P: number, qkv: number, T: number, D: number, heads: number, h: number): void;
+  attention_scores(S: number, qkv: number, pk: number, T: number, D: number, heads: number, h: number): void;
+  attention_softmax(S: number, pk: number, T: number, scale: number): void;
+  attention_pv(out: number, P: number, qkv: number, pk: number, T: number, D: number, heads: number, h: number): void;
+  attention_probs(P: number, pk: number, T: number): void;
   attention_ref(out: number, qkv: number, T: number, D: number, heads: number, scratch: number, probs: number): void;
   // int8 attention (assembly/attention_q8.ts): one head per call of each stage; `scratch` is one thread's
   attention_q8_scratch_bytes(T: number, hd: number): number;
