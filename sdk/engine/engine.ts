@@ -222,10 +222,11 @@ export function plannedMemoryBytes(file: ModelFile, maxBatch: number): number {
 function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory, maxMemoryBytes: number, pool: ThreadPool | null = null): State {
   const inst = instantiate(module, build, maxMemoryBytes);
   const { heap } = inst;
-  // grow memory once to about what the layout takes (every tensor at least as large as stored, then the arena; the
-  // rest grows in MiB steps) instead of once per tensor: hundreds of memory.grow calls cost tens of ms at load
+  // grow memory once to about what the layout takes (every tensor at least as large as stored, int8 weights twice that:
+  // they are held as i16; then the arena; the rest grows in MiB steps) instead of once per tensor: hundreds of
+  // memory.grow calls cost tens of ms at load
   let stored = 0;
-  for (const t of file.tensors.values()) stored += t.bytes.byteLength;
+  for (const t of file.tensors.values()) stored += t.bytes.byteLength * (t.dtype === 'I8' ? 2 : 1);
   heap.reserve(heap.used + stored + 4 * arenaFloats(file.meta.config, maxBatch));
   const c = file.meta.config;
   const D = c.dim, T = numTokens(c), Np = numPatches(c), extra = T - Np;
