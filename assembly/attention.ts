@@ -177,11 +177,21 @@ export function attention_scratch_bytes(T: i32, D: i32, heads: i32): usize {
  * across threads).
  */
 export function attention_scores(S: usize, qkv: usize, pk: usize, T: i32, D: i32, heads: i32, h: i32): void {
+  attention_scores_rows(S, qkv, pk, T, D, heads, h, 0, T);
+}
+
+// The _rows variants: query rows [r0, r1) of one head, so that threads can split a head (deit_tiny has 3 heads for 2
+// threads). S, P and out are still the head's whole matrices; each call packs k_h / v_h whole into its own pack
+// scratch. Every value is computed by the same operations as by the whole-head kernels (gemm_f32_np's outputs are
+// each their own k-ordered sum; the softmax is per row), so a head split by rows gives the same bits.
+
+/** Query rows [r0, r1) of attention_scores. */
+export function attention_scores_rows(S: usize, qkv: usize, pk: usize, T: i32, D: i32, heads: i32, h: i32, r0: i32, r1: i32): void {
   const hd = D / heads;
   const ld = 3 * D;
   const kp = pk + zinvBytes(T);
   pack_k(kp, qkv + (<usize>(D + h * hd) << 2), T, hd, ld);
-  gemm_f32_np(S, qkv + (<usize>(h * hd) << 2), kp, T, T, hd, ld, T, 0);
+  gemm_f32_np(S + (<usize>r0 * <usize>T << 2), qkv + (<usize>(r0 * ld + h * hd) << 2), kp, r1 - r0, T, hd, ld, T, 0);
 }
 
 /**
@@ -193,21 +203,36 @@ export function attention_softmax(S: usize, pk: usize, T: i32, scale: f32): void
   softmax_core(S, T, T, scale, pk);
 }
 
+/** Rows [r0, r1) of attention_softmax (their 1/Σe at the same places in pk). */
+export function attention_softmax_rows(S: usize, pk: usize, T: i32, scale: f32, r0: i32, r1: i32): void {
+  softmax_core(S + (<usize>r0 * <usize>T << 2), r1 - r0, T, scale, pk + (<usize>r0 << 2));
+}
+
 /**
  * Head h's output columns out[:, h·hd .. (h+1)·hd) (T rows of D) = (E (T, T) · v_h) · diag(1/Σe): E is
  * attention_softmax's unnormalized e, 1/Σe from the pack scratch pk.
  */
 export function attention_pv(out: usize, P: usize, qkv: usize, pk: usize, T: i32, D: i32, heads: i32, h: i32): void {
+  attention_pv_rows(out, P, qkv, pk, T, D, heads, h, 0, T);
+}
+
+/** Rows [r0, r1) of attention_pv. */
+export function attention_pv_rows(out: usize, P: usize, qkv: usize, pk: usize, T: i32, D: i32, heads: i32, h: i32, r0: i32, r1: i32): void {
   const hd = D / heads;
   const vp = pk + zinvBytes(T) + (<usize>pad8(T) * <usize>hd << 2);
   pack_v(vp, qkv + (<usize>(2 * D + h * hd) << 2), T, hd, 3 * D);
-  gemm_f32_np(out + (<usize>(h * hd) << 2), P, vp, T, hd, T, T, D, pk);
+  gemm_f32_np(out + (<usize>(r0 * D + h * hd) << 2), P + (<usize>r0 * <usize>T << 2), vp, r1 - r0, hd, T, T, D, pk + (<usize>r0 << 2));
 }
 
 /** In place after attention_pv: E (T, T) → the probabilities, row i × 1/Σe (softmax_rows' bits). */
 export function attention_probs(P: usize, pk: usize, T: i32): void {
+  attention_probs_rows(P, pk, T, 0, T);
+}
+
+/** Rows [r0, r1) of attention_probs. */
+export function attention_probs_rows(P: usize, pk: usize, T: i32, r0: i32, r1: i32): void {
   const T4 = T & ~3;
-  for (let i = 0; i < T; i++) {
+  for (let i = r0; i < r1; i++) {
     const p = P + (<usize>i * <usize>T << 2);
     const invs = load<f32>(pk + (<usize>i << 2));
     const inv = f32x4.splat(invs);

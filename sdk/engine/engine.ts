@@ -15,7 +15,7 @@ import { numPatches, numTokens, readModel, tokenLayout, type ModelFile, type Mod
 import { expectedTensors } from '../model/arch.js';
 import { FLOAT_DTYPES, finiteFloat32, linearKindFor, linearOp, type Int4Memory, type Linear, type LinearKind, type LinearSpec, type TensorSpec } from './linear.js';
 import { allocFloatTensor } from './weights.js';
-import { ProfilingExecutor, SerialExecutor, type Executor, type KernelCall, type Profile, type Region, type RowStep } from './program.js';
+import { ProfilingExecutor, SerialExecutor, splitRows, type Executor, type KernelCall, type Profile, type Region, type RowStep } from './program.js';
 import { MAX_THREADS, ThreadPool, threadsUnsupported, type ThreadsInfo } from './threads.js';
 import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
 
@@ -318,6 +318,8 @@ function rowRegion(rows: number, steps: RowStep[]): Region {
   return { rows, steps, serial: steps.some((s) => jsSteps.has(s)) };
 }
 
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
 /** For each image b with rows in [lo, hi) of its T-row block ∩ [r0, r1): f(b, first row, count). */
 function eachImageSpan(r0: number, r1: number, T: number, lo: number, hi: number, f: (b: number, r: number, count: number) => void): void {
   for (let b = Math.floor(r0 / T); b * T < r1; b++) {
@@ -576,7 +578,12 @@ export class Engine {
     const norms: RowStep = (r0, r1) => [{ op: 'residual', fn: 'token_l2_norms', args: [a.norms + r0 * 4, row(a.x, r0), r1 - r0, D] }];
     const scale = Math.fround(1 / Math.fround(Math.sqrt(D / heads)));
     // head h of image b: S = q kᵀ, softmax(S / √hd), out_h = S v; S in this thread's scratch, or the probabilities
-    const attention = (b: number, h: number, t: number, probs: number): KernelCall[] => {
+    // f32 attention on several threads: each head in blocks of query rows, as many as make heads × blocks a multiple
+    // of the thread count (deit_tiny's 3 heads on 2 threads: 6 items, 3 each, not 2 and 1); the _rows kernels give the
+    // same bits. One block (the whole-head kernels) on one thread, and for the int8 path.
+    const qBlocks = this.attn === 'int8' || ex.threads === 1 ? [[0, T]] : splitRows(T, ex.threads / gcd(heads, ex.threads));
+    const nb = qBlocks.length;
+    const attention = (b: number, h: number, t: number, probs: number, blk = 0): KernelCall[] => {
       const qkv = a.qkv + b * T * 3 * D * 4, sc = a.scratch + t * a.scratchBytes;
       if (this.attn === 'int8') {
         // the same head in int8 (attention_q8.ts): q̂ k̂ v̂ and S in this thread's scratch; probabilities copied out in f32
@@ -590,6 +597,15 @@ export class Engine {
       // f32: S in the scratch (or the probabilities' buffer), left as e by the softmax and normalised in P·v (1/Σe in
       // the pack scratch pk); attention_probs then turns e into the probabilities where they are asked for
       const S = probs ? probs + h * T * T * 4 : sc, pk = sc + T * T * 4;
+      if (nb > 1) {
+        const [r0, r1] = qBlocks[blk];
+        return [
+          { op: 'attn_qk', fn: 'attention_scores_rows', args: [S, qkv, pk, T, D, heads, h, r0, r1] },
+          { op: 'attn_softmax', fn: 'attention_softmax_rows', args: [S, pk, T, scale, r0, r1] },
+          { op: 'attn_pv', fn: 'attention_pv_rows', args: [row(a.att, b * T), S, qkv, pk, T, D, heads, h, r0, r1] },
+          ...(probs ? [{ op: 'attn_softmax' as const, fn: 'attention_probs_rows', args: [S, pk, T, r0, r1] }] : []),
+        ];
+      }
       return [
         { op: 'attn_qk', fn: 'attention_scores', args: [S, qkv, pk, T, D, heads, h] },
         { op: 'attn_softmax', fn: 'attention_softmax', args: [S, pk, T, scale] },
@@ -612,11 +628,11 @@ export class Engine {
       if (pendingBlock >= 0) collect(pendingBlock);
       if (opts.attention) {
         for (let b = 0; b < n; b++) {
-          ex.run({ items: heads, step: (h, t) => attention(b, h, t, a.probs) });
+          ex.run({ items: heads * nb, step: (j, t) => attention(b, Math.floor(j / nb), t, a.probs, j % nb) });
           results[b].attention!.push(heap.readF32(a.probs, heads * T * T));
         }
       } else {
-        ex.run({ items: n * heads, step: (j, t) => attention(Math.floor(j / heads), j % heads, t, 0) });
+        ex.run({ items: n * heads * nb, step: (j, t) => attention(Math.floor(j / (heads * nb)), Math.floor(j / nb) % heads, t, 0, j % nb) });
       }
       pending = [
         linearStep(blk.proj, a.att, a.f), residual(blk.ls1), layernorm(a.h, blk.norm2),

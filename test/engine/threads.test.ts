@@ -13,6 +13,7 @@ import type { Kernels } from '../../sdk/engine/wasm.js';
 import { liveThreadWorkers, perThread, type ThreadPool } from '../../sdk/engine/threads.js';
 import { VitguardError } from '../../sdk/errors.js';
 import '../../sdk/quant/index.js';
+import { randomModel, TINY } from './models.js';
 import { THREAD_SCHEMES, threadModel, threadImages } from './threads-models.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -120,6 +121,26 @@ describe('threads', () => {
       }
     });
   }
+
+  it('a 3-head model on 2 threads splits each head into query-row blocks (3 items each, not 2 and 1): the same bits', async () => {
+    const { bytes } = randomModel(TINY.vit, 4); // 3 heads, T = 17
+    const x = new Float32Array(2 * 3 * 32 * 32).map((_, i) => Math.sin(i * 0.37));
+    const want = bits((await engine(bytes, 1)).forwardBatch(x, 2, { attention: true }));
+    const wantPlain = bits((await engine(bytes, 1)).forwardBatch(x, 2));
+    const e = await engine(bytes, 2);
+    const st = internals(e).state!;
+    const real = st.exec, fns = new Set<string>(), items: number[] = [];
+    st.exec = { threads: real.threads, run(r: Region) {
+      if ('items' in r) items.push(r.items);
+      for (const l of perThread(r, real.threads)) for (const c of l) fns.add(c.fn);
+      real.run(r);
+    } };
+    expectSameBits(want, bits(e.forwardBatch(x, 2, { attention: true })), '3 heads on 2 threads, probabilities');
+    expectSameBits(wantPlain, bits(e.forwardBatch(x, 2)), '3 heads on 2 threads');
+    expect([...fns].filter((f) => f.startsWith('attention_'))).toEqual(expect.arrayContaining(['attention_scores_rows', 'attention_softmax_rows', 'attention_pv_rows', 'attention_probs_rows']));
+    expect(items).toContain(3 * 2); // one image's heads × 2 blocks
+    expect(items).toContain(2 * 3 * 2); // two images
+  });
 
   it('no two threads share scratch: every scheme gives the same bits when threads run skewed by 1..6 calls', async () => {
     for (const scheme of THREAD_SCHEMES) {
