@@ -419,7 +419,11 @@ export class Engine {
       engine = new Engine(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes, pool, info);
     } catch (e) {
       pool?.dispose();
-      throw e;
+      // a shared memory with room for maxMemoryBytes may not be had (a 32-bit browser's address space): one thread
+      if (!pool || !(e instanceof VitguardError) || e.code !== 'E_WASM') throw e;
+      info.reason = `threads could not start: ${e.message}`;
+      pool = null;
+      engine = new Engine(file, kinds, await loadWasmModule(build, opts.wasmSource), build, maxBatch, int4Memory, maxMemoryBytes, null, info);
     }
     if (pool) {
       try {

@@ -172,6 +172,15 @@ describe('threads', () => {
       expect(e.threads).toMatchObject({ requested: 2, used: 1, reason: expect.stringMatching(/no SharedArrayBuffer \/ shared WebAssembly.Memory.*not enabled/) });
       (WebAssembly as { Memory: unknown }).Memory = Memory;
       expectSameBits(want, bits(e.forwardBatch(x, 2)), 'no shared memory');
+      // shared memory, but not as large as maxMemoryBytes asks (a 32-bit browser's address space)
+      (WebAssembly as { Memory: unknown }).Memory = function (d: WebAssembly.MemoryDescriptor) {
+        if (d.shared && (d.maximum ?? 0) > 1024) throw new RangeError('could not allocate memory');
+        return new Memory(d);
+      };
+      const big = await engine(model, 2);
+      (WebAssembly as { Memory: unknown }).Memory = Memory;
+      expect(big.threads).toMatchObject({ requested: 2, used: 1, reason: expect.stringMatching(/threads could not start: cannot make a shared wasm memory.*could not allocate/) });
+      expectSameBits(want, bits(big.forwardBatch(x, 2)), 'no large shared memory');
       g.crossOriginIsolated = false; // a page served without COOP/COEP
       expect((await engine(model, 4)).threads).toMatchObject({ requested: 4, used: 1, reason: expect.stringMatching(/not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/) });
     } finally {
@@ -182,7 +191,7 @@ describe('threads', () => {
     const e = await engine(model, 2, { wasmSource: { simd: bytes } });
     expect(e.threads).toMatchObject({ requested: 2, used: 1, reason: expect.stringMatching(/no 'simd-mt' binary/) });
     expectSameBits(want, bits(e.forwardBatch(x, 2)), 'no threaded binary');
-    expect(liveThreadWorkers()).toBe(0);
+    expect(await waitForWorkers(0)).toBe(0);
     await expect(Engine.create(model, { threads: 0 })).rejects.toMatchObject({ code: 'E_INPUT' });
     await expect(Engine.create(model, { threads: 1.5 })).rejects.toMatchObject({ code: 'E_INPUT' });
   });
