@@ -25,9 +25,10 @@ export interface EngineOptions {
   /** Most images one pass runs (the GEMMs see maxBatch · tokens rows). Default 1. */
   maxBatch?: number;
   /**
-   * How int4 weights (w4a8, w4a4) are held in wasm memory: 'compact' = the file's nibbles, unpacked in registers
-   * (0.5 byte/weight); 'fast' = expanded once at load to i16 panels (2 bytes/weight, the w8a8-speed kernel);
-   * 'auto' (default) = 'fast' on the simd build, 'compact' on the relaxed build (where it is as fast). docs/quantization.md.
+   * How int4 weights (w4a8, w4a4) are held in wasm memory: 'compact' = the file's nibbles (0.625 byte/weight with
+   * scales; unpacked in registers on the relaxed build, one 8-column panel at a time into scratch on the simd build);
+   * 'fast' = expanded once at load to i16 panels (2 bytes/weight); 'auto' (default) = 'compact', as fast as 'fast' on
+   * both builds. docs/quantization.md.
    */
   int4Memory?: Int4Memory;
   /**
@@ -297,6 +298,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     logits: fl(maxBatch * c.numClasses),
     logitsDist: fl(maxBatch * c.numClasses),
   };
+  // the layers keep their build context (its wasm); not the file's tensors, which an engine with keepModel: false lets go
+  ctx.tensors = new Map();
   return { inst, patch, head, headDist, tokenInit, norm, blocks, arena, exec };
 }
 
