@@ -24,6 +24,7 @@ export type { ClassifierInfo, ClassifyOptions, ClassifyResult, TopEntry, ImageIn
 export type { OodVerdict } from './ood/detector.js';
 export type { AttentionMode, WasmChoice, WasmSource } from './engine/index.js';
 export type { ThreadsInfo } from './engine/threads.js';
+export type { ThreadsInfo } from './engine/threads.js';
 export type { RawImage } from './image/preprocess.js';
 export { Classifier } from './classifier.js';
 export type { ImageOptions } from './classifier.js';

@@ -8,3 +8,4 @@ export {
   instantiate, loadWasmModule, pickBuild, relaxedSimdSupported, simdSupported, WasmHeap,
   type Kernels, type WasmBuild, type WasmChoice, type WasmInput, type WasmInstance, type WasmSource,
 } from './wasm.js';
+export { liveThreadWorkers, MAX_THREADS, threadsUnsupported, type ThreadsInfo } from './threads.js';
