@@ -44,7 +44,7 @@ export interface LinearBuildContext {
   threads?: number;
 }
 
-/** 'compact': int4 nibbles in memory, unpacked in registers; 'fast': expanded to i16 at load; 'auto': per build. */
+/** 'compact': int4 nibbles in memory (the default, 'auto'); 'fast': expanded to i16 at load. */
 export type Int4Memory = 'auto' | 'compact' | 'fast';
 
 export interface Linear {
