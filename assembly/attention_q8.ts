@@ -3,8 +3,9 @@
 // of D, head h at columns h·hd .. (h+1)·hd of each); out (T, D) f32, head h written at columns h·hd .. (h+1)·hd.
 //
 // The math (every step is the same in the fast kernels, their scalar `_ref` twins and both builds, bit for bit):
-//   quant   per token j and each of q, k, v (symmetric over the head's hd values, the quantize_act_rows rule):
-//             s = max|x| > 0 ? max|x| / 127 : 1;   x̂ = i32(clamp(nearest(x / s), −127, 127))
+//   quant   per token j and each of q, k, v (symmetric over the head's hd values):
+//             s = max|x| > 0 ? max|x| / 127 : 1;   u = max|x| > 0 ? 127 / max|x| : 0;   x̂ = i32(clamp(nearest(x · u), −127, 127))
+//           (a multiply by u where quantize_act_rows divides by s: |x·u| ≤ 127 all the same, and no division per value)
 //   qk      S[i,j] = (f32(Σ_d q̂[i,d]·k̂[j,d]) · s_k[j]) · (s_q[i] · (scale · log2 e))   scale = 1/√hd
 //   softmax m_i = max_j S[i,j];  e[i,j] = 2^(S[i,j] − m_i) (exp2v below: S is in log2 units);  z_i = Σ_j e[i,j]
 //           P'[i,j] = e[i,j] · s_v[j]   (v's per-token scale folded into the probabilities: P·v reduces over tokens)
@@ -120,7 +121,7 @@ const C3: f32 = 0.05591786280274391, C4: f32 = 0.009570101276040077;
   return M > 0 ? min<f32>(PMAX / M, F32.MAX_VALUE) : 0;
 }
 
-const R_MAGIC: f32 = 12582912.0; // 1.5·2²³: x + R_MAGIC rounds x ∈ [0, 2²²) to the nearest integer (ties even) in its low bits
+const R_MAGIC: f32 = 12582912.0; // 1.5·2²³: x + R_MAGIC rounds |x| < 2²² to the nearest integer (ties even) in its low bits
 
 // --- quantization of q, k, v ---------------------------------------------------------------------------------------
 
@@ -137,27 +138,31 @@ const R_MAGIC: f32 = 12582912.0; // 1.5·2²³: x + R_MAGIC rounds x ∈ [0, 2²
 }
 
 // @ts-ignore: decorator
-@inline function quant1(x: f32, s: f32): i32 {
-  return <i32>min<f32>(max<f32>(nearest<f32>(x / s), -QMAX), QMAX);
+@inline function quant1(x: f32, u: f32): i32 {
+  return <i32>min<f32>(max<f32>(nearest<f32>(x * u), -QMAX), QMAX);
 }
 
+/**
+ * Four codes of x · u as i32: rounded by adding 1.5·2²³ (the integer lands in the low mantissa bits, ties to even)
+ * and subtracting the constant's bits; |x·u| ≤ 127 by construction of u, so no clamp: quant1's value.
+ */
 // @ts-ignore: decorator
-@inline function quant4(x: v128, vs: v128): v128 {
-  const y = f32x4.nearest(f32x4.div(x, vs));
-  return i32x4.trunc_sat_f32x4_s(f32x4.pmax(f32x4.pmin(y, f32x4.splat(QMAX)), f32x4.splat(-QMAX)));
+@inline function quant4(x: v128, vu: v128): v128 {
+  return i32x4.sub(f32x4.add(f32x4.mul(x, vu), f32x4.splat(R_MAGIC)), f32x4.splat(R_MAGIC));
 }
 
 /** Eight codes x̂[d .. d+8) of the row at p as i16x8. */
 // @ts-ignore: decorator
-@inline function quant8(p: usize, vs: v128): v128 {
-  return i16x8.narrow_i32x4_s(quant4(v128.load(p), vs), quant4(v128.load(p, 16), vs));
+@inline function quant8(p: usize, vu: v128): v128 {
+  return i16x8.narrow_i32x4_s(quant4(v128.load(p), vu), quant4(v128.load(p, 16), vu));
 }
 
-/** The scale of one token's hd values at p: max|x| / 127, or 1 for an all-zero row. */
+/** max|x| of one token's hd values at p → its scale (max|x| / 127, 1 for an all-zero row) stored at sp; returns u. */
 // @ts-ignore: decorator
-@inline function rowScale(p: usize, hd: i32): f32 {
+@inline function rowScale(p: usize, hd: i32, sp: usize): f32 {
   const mx = maxAbsRow(p, hd);
-  return mx > 0 ? mx / QMAX : 1;
+  store<f32>(sp, mx > 0 ? mx / QMAX : 1);
+  return mx > 0 ? QMAX / mx : 0;
 }
 
 /**
@@ -175,8 +180,7 @@ export function attention_q8_quant(scratch: usize, qkv: usize, T: i32, D: i32, h
     const pq = qkv + <usize>j * ld + (<usize>(h * hd) << 2);
     const pk = pq + (<usize>D << 2), pv = pk + (<usize>D << 2);
     // q̂ row j
-    let s = rowScale(pq, hd);
-    store<f32>(sq + (<usize>j << 2), s);
+    let s = rowScale(pq, hd, sq + (<usize>j << 2)); // s: u, the multiplier
     let vs = f32x4.splat(s);
     const dq = qq + <usize>j * <usize>hdp * 2;
     let d = 0;
@@ -184,8 +188,7 @@ export function attention_q8_quant(scratch: usize, qkv: usize, T: i32, D: i32, h
     for (; d < hd; d++) store<i16>(dq + (<usize>d << 1), <i16>quant1(load<f32>(pq + (<usize>d << 2)), s));
     for (; d < hdp; d++) store<i16>(dq + (<usize>d << 1), 0);
     // k̂ token j: column j & 7 of panel j >> 3, one i32 (a pair of d) per 32-byte step
-    s = rowScale(pk, hd);
-    store<f32>(sk + (<usize>j << 2), s);
+    s = rowScale(pk, hd, sk + (<usize>j << 2));
     vs = f32x4.splat(s);
     const dk = kp + kAt(j, 0, hdp);
     for (d = 0; d < hd8; d += 8) {
@@ -197,8 +200,7 @@ export function attention_q8_quant(scratch: usize, qkv: usize, T: i32, D: i32, h
     for (; d < hd; d++) store<i16>(kp + kAt(j, d, hdp), <i16>quant1(load<f32>(pk + (<usize>d << 2)), s));
     for (; d < hdp; d++) store<i16>(kp + kAt(j, d, hdp), 0);
     // v̂ token j: row pair j >> 1, half j & 1 of every column d & 7 of panel d >> 3
-    s = rowScale(pv, hd);
-    store<f32>(sv + (<usize>j << 2), s);
+    s = rowScale(pv, hd, sv + (<usize>j << 2));
     vs = f32x4.splat(s);
     for (d = 0; d < hd8; d += 8) {
       const c = quant8(pv + (<usize>d << 2), vs);
@@ -231,10 +233,11 @@ export function attention_q8_quant_ref(scratch: usize, qkv: usize, T: i32, D: i3
       let mx: f32 = 0;
       if (j < T) for (let d = 0; d < hd; d++) mx = max(mx, abs<f32>(load<f32>(x + (<usize>d << 2))));
       const s: f32 = j >= T ? 0 : mx > 0 ? mx / QMAX : 1;
+      const u: f32 = mx > 0 ? QMAX / mx : 0;
       const scales = w == 0 ? scratch + offSQ(T, hd) : w == 1 ? scratch + offSK(T, hd) : scratch + offSV(T, hd);
       store<f32>(scales + (<usize>j << 2), s);
       for (let d = 0; d < hdp; d++) {
-        const c: i32 = j < T && d < hd ? quant1(load<f32>(x + (<usize>d << 2)), s) : 0;
+        const c: i32 = j < T && d < hd ? quant1(load<f32>(x + (<usize>d << 2)), u) : 0;
         if (w == 0) store<i16>(qq + (<usize>(j * hdp + d) << 1), <i16>c);
         else if (w == 1) store<i16>(kp + kAt(j, d, hdp), <i16>c);
         else store<i16>(vp + vAt(j, d, Tp), <i16>c);
