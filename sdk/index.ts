@@ -12,6 +12,7 @@ import { Classifier, pickImageOptions, type ClassifierInfo, type ClassifyOptions
 import type { AttentionMode, WasmChoice, WasmSource } from './engine/index.js';
 import { VitguardError } from './errors.js';
 import { loadModelBytes, throwIfAborted, type LoadOptions, type ModelSource } from './load.js';
+import { ModelBytes } from './model-bytes.js';
 import type { RawImage } from './image/preprocess.js';
 import { isWasmTrap, type Fault, type WireWasm, type WorkerInit } from './worker/protocol.js';
 import { isNode } from './worker/spawn.js';
@@ -23,7 +24,6 @@ export { VitguardError, isVitguardError, type ErrorCode } from './errors.js';
 export type { ClassifierInfo, ClassifyOptions, ClassifyResult, TopEntry, ImageInput } from './classifier.js';
 export type { OodVerdict } from './ood/detector.js';
 export type { AttentionMode, WasmChoice, WasmSource } from './engine/index.js';
-export type { ThreadsInfo } from './engine/threads.js';
 export type { ThreadsInfo } from './engine/threads.js';
 export type { RawImage } from './image/preprocess.js';
 export { Classifier } from './classifier.js';
@@ -164,24 +164,9 @@ function forTransfer(image: ImageInput, move: boolean, list: Transferable[]): Im
 // --- the two modes ----------------------------------------------------------------------------------------------
 
 /**
- * SHA-256 of every MiB of the bytes, then SHA-256 of those digests (hex): what a second load must match. In pieces
- * because crypto.subtle.digest copies its input (measured: +84 MB peak for an 84 MB model whole, +9 MB in 4 MiB pieces).
- */
-async function modelFingerprint(bytes: Uint8Array, subtle: SubtleCrypto): Promise<string> {
-  const CHUNK = 2 ** 20;
-  const parts = new Uint8Array(32 * Math.max(1, Math.ceil(bytes.byteLength / CHUNK)));
-  for (let i = 0, o = 0; i < bytes.byteLength; i += CHUNK, o += 32) {
-    parts.set(new Uint8Array(await subtle.digest('SHA-256', bytes.subarray(i, i + CHUNK) as Uint8Array<ArrayBuffer>)), o);
-  }
-  return Array.from(new Uint8Array(await subtle.digest('SHA-256', parts)), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/**
  * In this thread. A wasm trap discards the Classifier and builds a fresh one from the model's bytes. Only the engine's
- * wasm memory holds the model (keepModel: false); the file's bytes are kept only where they cannot be had again: a
- * Blob is read again, and a path or URL is loaded again and checked against the bytes loaded first (the caller's
- * integrity, or a SHA-256 fingerprint taken here in the background, the bytes let go once it is known), so the rebuilt
- * classifier is the same model or the rebuild fails with E_INTEGRITY. Bytes the caller passed stay referenced anyway.
+ * wasm memory holds the model (keepModel: false); the file's bytes are kept only where nothing else would give them
+ * back (sdk/model-bytes.ts), so a rebuild gets the same model or fails with E_INTEGRITY.
  */
 class InThreadClassifier implements VitguardClassifier {
   readonly mode = 'in-thread' as const;
@@ -189,42 +174,10 @@ class InThreadClassifier implements VitguardClassifier {
   private rebuilding: Promise<void> | null = null;
   /** How many times a trapped instance was rebuilt (for tests and diagnostics). */
   rebuilds = 0;
-  /** The model's bytes while this object is their only way back to them (see above). */
-  private bytes: Uint8Array | null;
-  /** The caller's Subresource Integrity: what loadModelBytes checks a second load of a path or URL against. */
-  private integrity: string | undefined;
-  /** Without one, the bytes' own fingerprint (modelFingerprint), taken in the background before they are let go. */
-  private fingerprint: string | null = null;
   /** The classifier was discarded after a trap and its rebuild failed: the next call rebuilds first. */
   private stale = false;
 
-  constructor(private clf: Classifier, bytes: Uint8Array, private readonly opts: CreateOptions) {
-    this.bytes = bytes;
-    this.integrity = opts.integrity;
-    const model = opts.model;
-    if (typeof Blob !== 'undefined' && model instanceof Blob) this.bytes = null; // immutable, and referenced by opts
-    else if (typeof model === 'string' || model instanceof URL) this.forgetBytesOnceDigested(bytes);
-  }
-
-  private forgetBytesOnceDigested(bytes: Uint8Array): void {
-    if (this.integrity !== undefined) { this.bytes = null; return; } // loadModelBytes checked them against it
-    const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
-    if (!subtle) return; // nothing to check a second load against: keep them
-    modelFingerprint(bytes, subtle).then((fp) => {
-      this.fingerprint = fp;
-      this.bytes = null;
-    }, () => { /* keep them */ });
-  }
-
-  /** The model's bytes for a rebuild: the ones kept, or the source read again (checked, see the class comment). */
-  private async modelBytes(): Promise<Uint8Array> {
-    if (this.bytes) return this.bytes;
-    const bytes = await loadModelBytes(this.opts.model, { ...this.opts, signal: undefined, onProgress: undefined });
-    if (this.fingerprint !== null && await modelFingerprint(bytes, (globalThis as { crypto: Crypto }).crypto.subtle) !== this.fingerprint) {
-      throw new VitguardError('E_INTEGRITY', `the model at ${String(this.opts.model)} changed since this classifier loaded it, so the instance a wasm trap discarded cannot be rebuilt from it: create a new classifier`);
-    }
-    return bytes;
-  }
+  constructor(private clf: Classifier, private readonly model: ModelBytes, private readonly opts: CreateOptions) {}
 
   private async run<T>(name: string, fn: (c: Classifier) => T): Promise<T> {
     if (this.disposed) throw new VitguardError('E_DISPOSED', `${name}() after dispose(): create a new classifier`);
@@ -248,7 +201,7 @@ class InThreadClassifier implements VitguardClassifier {
     this.stale = true;
     try { this.clf.dispose(); } catch { /* a trapped instance may fail to free: it is dropped either way */ }
     try {
-      this.clf = await Classifier.create(await this.modelBytes(), classifierOptions(this.opts));
+      this.clf = await Classifier.create(await this.model.get(), classifierOptions(this.opts));
       this.stale = false;
       this.rebuilds++;
     } finally {
@@ -328,7 +281,7 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
     const clf = await Classifier.create(bytes, classifierOptions({ ...opts, wasm }));
     if (opts.signal?.aborted) clf.dispose();
     throwIfAborted(opts.signal);
-    return new InThreadClassifier(clf, bytes, { ...opts, wasm });
+    return new InThreadClassifier(clf, new ModelBytes(bytes, opts.model, opts), { ...opts, wasm });
   }
   const { WorkerPool } = await import('./worker/pool.js');
   throwIfAborted(opts.signal);
@@ -337,6 +290,8 @@ export async function createClassifier(opts: CreateOptions): Promise<VitguardCla
     init: { model: bytes, wasm, wasmSource: wasmSourceToWire(wasmSourceFor(opts)), maxBatch: opts.maxBatch, maxMemoryBytes: opts.maxMemoryBytes, threads: opts.threads, attention: opts.attention, ...pickImageOptions(opts) },
     workerUrl: opts.workerUrl,
     timeoutMs: opts.timeoutMs,
+    // replacements load the model again where it can be had again (a path, URL or Blob: sdk/model-bytes.ts)
+    model: new ModelBytes(bytes, opts.model, opts),
   });
   if (opts.signal?.aborted) await pool.dispose();
   throwIfAborted(opts.signal);

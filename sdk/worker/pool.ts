@@ -24,6 +24,11 @@ export interface PoolOptions {
   workerUrl?: URL | string;
   /** A call running longer than this (ms) kills its worker and fails with E_WORKER; 0 = no limit. */
   timeoutMs?: number;
+  /**
+   * Where replacement workers get the model (sdk/model-bytes.ts: loaded again where it can be had again): given, the
+   * pool lets go of init.model once its first workers have started. Absent, it keeps init.model for them.
+   */
+  model?: { get(): Promise<Uint8Array> };
 }
 
 interface Slot {
@@ -52,7 +57,7 @@ export class WorkerPool {
   replacements = 0;
   info!: ClassifierInfo;
 
-  private constructor(private readonly opts: PoolOptions) {}
+  private constructor(private opts: PoolOptions) {}
 
   static async create(opts: PoolOptions): Promise<WorkerPool> {
     if (!Number.isInteger(opts.size) || opts.size < 1 || opts.size > 64) {
@@ -66,6 +71,8 @@ export class WorkerPool {
       await pool.dispose();
       throw e;
     }
+    // every worker has its copy: replacements get theirs from opts.model
+    if (opts.model) pool.opts = { ...pool.opts, init: { ...pool.opts.init, model: new Uint8Array(0) } };
     return pool;
   }
 
@@ -95,8 +102,9 @@ export class WorkerPool {
       slot.remote = remote;
       handle.ref();
       try {
-        // the model is copied into each worker: this pool keeps the original to start replacements
-        const env = await orDeath<Envelope<ClassifierInfo>>(slot, remote.init(this.opts.init));
+        // the model is copied into each worker; a replacement's comes from opts.model where given (else init's, kept)
+        const init = generation > 0 && this.opts.model ? { ...this.opts.init, model: await this.opts.model.get() } : this.opts.init;
+        const env = await orDeath<Envelope<ClassifierInfo>>(slot, remote.init(init));
         const info = unwrap(env);
         this.info ??= info;
       } finally {

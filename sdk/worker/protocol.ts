@@ -10,7 +10,7 @@ export type WireWasm = string | Uint8Array | ArrayBuffer | WebAssembly.Module;
 
 /** The first message a worker gets: the model bytes and how to load wasm. */
 export interface WorkerInit {
-  /** The model file (.safetensors), copied into the worker (the client keeps its copy to rebuild dead workers). */
+  /** The model file (.safetensors), copied into the worker (the client keeps a copy, or loads it again, for replacements). */
   model: Uint8Array;
   wasm: 'auto' | 'simd' | 'relaxed';
   wasmSource?: { simd?: WireWasm; relaxed?: WireWasm; 'simd-mt'?: WireWasm; 'relaxed-mt'?: WireWasm };

@@ -25,7 +25,7 @@ const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => {
 });
 const stable = (r: ClassifyResult) => ({ top: r.top, ood: r.ood, logits: Array.from(r.logits!) });
 const chw = () => new Float32Array(28 * 28);
-type Inner = { bytes: Uint8Array | null; fingerprint: string | null; clf: Classifier; _run<T>(fn: (c: Classifier) => T): Promise<T> };
+type Inner = { model: { held: boolean; fingerprint: string | null }; clf: Classifier; _run<T>(fn: (c: Classifier) => T): Promise<T> };
 const inner = (vg: VitguardClassifier) => vg as unknown as Inner;
 /** Poison the engine's residual stream pointer past memory: the first kernel that touches it traps for real. */
 const poison = (c: Classifier) => { (c.engine as unknown as { state: { arena: { x: number } } }).state.arena.x = 0x7fff0000; };
@@ -63,9 +63,9 @@ describe('in-thread classifier', () => {
     writeFileSync(path, MODEL);
     const vg = await createClassifier({ model: path });
     try {
-      await until(() => inner(vg).bytes === null);
-      expect(inner(vg).bytes).toBe(null);
-      expect(inner(vg).fingerprint).toMatch(/^[0-9a-f]{64}$/);
+      await until(() => !inner(vg).model.held);
+      expect(inner(vg).model.held).toBe(false);
+      expect(inner(vg).model.fingerprint).toMatch(/^[0-9a-f]{64}$/);
       expect(inner(vg).clf.model.tensors.size).toBe(0);
       const before = stable(await vg.classify(randomPng(1), { logits: true }));
       expect(await code(inner(vg)._run((c) => { poison(c); return c.classify(randomPng(1)); }))).toBe('E_WASM');
@@ -79,7 +79,7 @@ describe('in-thread classifier', () => {
     writeFileSync(path, MODEL);
     const vg = await createClassifier({ model: path });
     try {
-      await until(() => inner(vg).bytes === null);
+      await until(() => !inner(vg).model.held);
       const before = stable(await vg.classify(randomPng(2), { logits: true }));
       writeFileSync(path, OTHER);
       expect(await code(inner(vg)._run((c) => { poison(c); return c.classify(randomPng(2)); }))).toBe('E_INTEGRITY');
@@ -92,7 +92,7 @@ describe('in-thread classifier', () => {
   test('from bytes: they stay (the caller passed them, nothing else would give them back); a trap still rebuilds', async () => {
     const vg = await createClassifier({ model: MODEL.slice() });
     try {
-      expect(inner(vg).bytes).not.toBe(null);
+      expect(inner(vg).model.held).toBe(true);
       const before = stable(await vg.classify(randomPng(3), { logits: true }));
       expect(await code(inner(vg)._run((c) => { poison(c); return c.classify(randomPng(3)); }))).toBe('E_WASM');
       expect(stable(await vg.classify(randomPng(3), { logits: true }))).toEqual(before);
@@ -101,6 +101,28 @@ describe('in-thread classifier', () => {
 });
 
 describe('worker', () => {
+  test('from a path: the pool lets its copy go; a replacement worker loads the file again (E_INTEGRITY if it changed)', async () => {
+    const path = join(dir, 'w.safetensors');
+    writeFileSync(path, MODEL);
+    const vg = await createClassifier({ model: path, ...W });
+    const pool = (vg as unknown as { pool: { replacements: number; terminateWorker(i: number): Promise<void>; opts: { init: { model: Uint8Array }; model: { held: boolean } } } }).pool;
+    try {
+      await until(() => !pool.opts.model.held);
+      expect(pool.opts.model.held).toBe(false);
+      expect(pool.opts.init.model.byteLength).toBe(0);
+      const want = stable(await vg.classify(randomPng(5), { logits: true }));
+      await pool.terminateWorker(0);
+      expect(stable(await within(vg.classify(randomPng(5), { logits: true }), 20_000, 'the replacement'))).toEqual(want);
+      writeFileSync(path, OTHER);
+      await pool.terminateWorker(0);
+      expect(await code(within(vg.classify(randomPng(5)), 20_000, 'a replacement from a changed file'))).toBe('E_INTEGRITY');
+      writeFileSync(path, MODEL);
+      await pool.terminateWorker(0);
+      expect(stable(await within(vg.classify(randomPng(5), { logits: true }), 20_000, 'the file put back'))).toEqual(want);
+      expect(pool.replacements).toBe(3);
+    } finally { await vg.dispose(); }
+  });
+
   test('a trap inside the worker\'s engine (it keeps no model): that call E_WASM, the worker replaced, the next calls right', async () => {
     const vg = await createClassifier({ model: MODEL, ...W });
     const pool = (vg as unknown as { pool: { replacements: number; alive: number } }).pool;
