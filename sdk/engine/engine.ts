@@ -346,8 +346,7 @@ export class Engine {
   /** false: created with keepModel: false, so a trapped instance cannot be rebuilt here. */
   private modelKept = true;
   private profile: Profile | null = null;
-  /** Threads asked for, threads used, and why fewer (EngineOptions.threads). */
-  readonly threads: ThreadsInfo;
+  private readonly threadsInfo: ThreadsInfo;
 
   private constructor(
     private file: ModelFile,
@@ -363,7 +362,7 @@ export class Engine {
     this.meta = file.meta;
     this.wasm = build;
     this.maxBatch = maxBatch;
-    this.threads = threads;
+    this.threadsInfo = threads;
     this.state = buildState(file, kinds, module, build, maxBatch, int4Memory, maxMemoryBytes, pool);
   }
 
@@ -450,6 +449,13 @@ export class Engine {
   /** True once a wasm trap discarded the instance of an engine created with keepModel: false: it needs a new engine. */
   get needsModel(): boolean {
     return !this.modelKept && !this.state && !this.disposed;
+  }
+
+  /** Threads asked for, threads used, and why fewer (EngineOptions.threads); one from when a pool worker died. */
+  get threads(): ThreadsInfo {
+    const broken = this.pool?.broken;
+    if (broken && this.threadsInfo.used > 1) return { requested: this.threadsInfo.requested, used: 1, reason: `the thread pool stopped: ${broken}` };
+    return { ...this.threadsInfo };
   }
 
   /** The attention path (EngineOptions.attention). */

@@ -217,6 +217,19 @@ describe('threads', () => {
     expect(liveThreadWorkers()).toBe(1);
   });
 
+  it('a pool that stops (a worker died) leaves the engine on one thread, info saying so, with the same bits', async () => {
+    const model = await threadModel('w8a8');
+    const x = threadImages(2);
+    const want = bits((await engine(model, 1)).forwardBatch(x, 2));
+    const e = await engine(model, 2);
+    const pool = internals(e).pool!;
+    (pool as unknown as { fail(why: string): void }).fail('thread pool worker 1 ended: exited with code 1');
+    expect(e.threads).toEqual({ requested: 2, used: 1, reason: 'the thread pool stopped: thread pool worker 1 ended: exited with code 1' });
+    const before = pool.dispatched;
+    expectSameBits(want, bits(e.forwardBatch(x, 2)), 'after the pool stopped');
+    expect(pool.dispatched).toBe(before);
+  });
+
   it('50 threaded engines created and disposed leave no worker behind', async () => {
     const model = await threadModel('fp32');
     const x = threadImages(1);
