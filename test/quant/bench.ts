@@ -8,7 +8,9 @@
 // layers (Σ 12 × medians, and the same from 10th percentiles and minima: on a busy machine the least disturbed ratios).
 // GOP/s counts 2 ops per multiply-add (as FACTS.md does).
 // Contestants: w8a8 (quantize_act_rows i16 + gemm_q8), w4a8_fast (i16 + gemm_q4i16, int4Memory 'fast'),
-// w4a8_compact (this build's activations + group sums + gemm_q4, int4Memory 'compact'); W4A16=1 adds gemm_w4a16.
+// w4a8_compact (this build's activations, + group sums where q4_act_sums() says, + gemm_q4, int4Memory 'compact');
+// W4A16=1 adds gemm_w4a16.
+// WASM=<file>: run another build of the kernels (e.g. one made from an older commit) instead of the current sources.
 
 import { readFileSync } from 'node:fs';
 import { quantizeQ4, quantizeQ8 } from '../../sdk/quant/formats.js';
@@ -55,10 +57,11 @@ for (const [K, N, name] of SHAPES) {
   const a4 = k.alloc(ex.gemm_q4_act_bytes(M, K, G)), sums = a4 + M * K * ex.q4_act_elem_bytes();
   const out = k.alloc(4 * M * N);
   const panel = k.alloc(ex.gemm_w4a16_panel_bytes(K)), p4panel = k.alloc(ex.gemm_q4_panel_bytes?.(K, G) ?? 0); // ?.: builds before the panel scratch (WASM=)
+  const withSums = (ex.q4_act_sums?.() ?? 1) === 1; // as the SDK: group sums only where gemm_q4 reads them
   const c: Record<string, () => void> = {
     w8a8: () => { ex.quantize_act_rows(x, M, K, 127, 0, a16, 2, ex.q8_kpad(K), sa, 0, 0); ex.gemm_q8(a16, sa, p8, out, M, N, K); },
     w4a8_fast: () => { ex.quantize_act_rows(x, M, K, 127, 0, a16, 2, K, sa, 0, 0); ex.gemm_q4i16(a16, sa, pi16, out, M, N, K, G); },
-    w4a8_compact: () => { ex.quantize_act_rows(x, M, K, 127, 0, a4, ex.q4_act_elem_bytes(), K, sa, sums, G); ex.gemm_q4(a4, sa, sums, p4, out, M, N, K, G, p4panel); },
+    w4a8_compact: () => { ex.quantize_act_rows(x, M, K, 127, 0, a4, ex.q4_act_elem_bytes(), K, sa, withSums ? sums : 0, withSums ? G : 0); ex.gemm_q4(a4, sa, sums, p4, out, M, N, K, G, p4panel); },
   };
   if (process.env.W4A16) c.w4a16 = () => ex.gemm_w4a16(x, pf, out, M, N, K, G, panel);
   const names = Object.keys(c);
