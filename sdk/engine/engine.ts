@@ -17,7 +17,7 @@ import { FLOAT_DTYPES, finiteFloat32, linearKindFor, linearOp, type Int4Memory, 
 import { allocFloatTensor } from './weights.js';
 import { ProfilingExecutor, SerialExecutor, splitRows, type Executor, type KernelCall, type Profile, type Region, type RowStep } from './program.js';
 import { MAX_THREADS, ThreadPool, threadsUnsupported, type ThreadsInfo } from './threads.js';
-import { instantiate, loadWasmModule, pickBuild, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
+import { instantiate, loadWasmModule, pickBuild, releaseInstance, type WasmBuild, type WasmChoice, type WasmInstance, type WasmSource } from './wasm.js';
 
 export interface EngineOptions {
   wasm?: WasmChoice;
@@ -198,6 +198,8 @@ interface State {
   blocks: Block[];
   arena: Arena;
   exec: Executor;
+  /** What was laid out (model shapes and options): the key under which a released instance is taken back. */
+  layout: string;
 }
 
 /** Floats of the activation arena (everything buildState allocates after the weights, but the attention scratch). */
@@ -221,14 +223,20 @@ export function plannedMemoryBytes(file: ModelFile, maxBatch: number): number {
 }
 
 function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: WebAssembly.Module, build: WasmBuild, maxBatch: number, int4Memory: Int4Memory, maxMemoryBytes: number, pool: ThreadPool | null = null): State {
-  const inst = instantiate(module, build, maxMemoryBytes);
-  const { heap } = inst;
-  // grow memory once to about what the layout takes (every tensor at least as large as stored, int8 weights twice that:
-  // they are held as i16; then the arena; the rest grows in MiB steps) instead of once per tensor: hundreds of
-  // memory.grow calls cost tens of ms at load
+  // about what the layout takes: every tensor at least as large as stored (int8 weights twice that: they are held as
+  // i16), then the arena
   let stored = 0;
   for (const t of file.tensors.values()) stored += t.bytes.byteLength * (t.dtype === 'I8' ? 2 : 1);
-  heap.reserve(heap.used + stored + 4 * arenaFloats(file.meta.config, maxBatch));
+  const c0 = file.meta.config;
+  const planned = stored + 4 * arenaFloats(c0, maxBatch);
+  // a released instance of this module that held the same layout is taken back, its pages already faulted in
+  // (wasm.ts releaseInstance); a threaded engine always starts its own
+  const layout = pool ? '' : JSON.stringify([planned, maxBatch, int4Memory, file.meta.scheme.name, c0.dim, c0.depth, c0.heads, c0.mlpHidden, c0.numClasses, numTokens(c0)]);
+  const inst = instantiate(module, build, maxMemoryBytes, layout);
+  const { heap } = inst;
+  // grow memory once to that size (the rest grows in MiB steps) instead of once per tensor: hundreds of memory.grow
+  // calls cost tens of ms at load
+  heap.reserve(heap.used + planned);
   const c = file.meta.config;
   const D = c.dim, T = numTokens(c), Np = numPatches(c), extra = T - Np;
   const f32 = (name: string) => finiteFloat32(name, file.tensors.get(name)!);
@@ -300,7 +308,7 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
   };
   // the layers keep their build context (its wasm); not the file's tensors, which an engine with keepModel: false lets go
   ctx.tensors = new Map();
-  return { inst, patch, head, headDist, tokenInit, norm, blocks, arena, exec };
+  return { inst, patch, head, headDist, tokenInit, norm, blocks, arena, exec, layout };
 }
 
 // --- the forward as regions ---------------------------------------------------------------------------------
@@ -475,6 +483,8 @@ export class Engine {
   }
 
   dispose(): void {
+    // a healthy single-threaded instance goes back for the next engine of this module (wasm.ts releaseInstance)
+    if (this.state && !this.pool) releaseInstance(this.module, this.state.inst, this.state.layout);
     this.state = null;
     this.disposed = true;
     if (this.pool) {
