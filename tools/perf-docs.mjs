@@ -11,7 +11,7 @@
 //   --quick     few runs (3 timed, 2 warm-up; 1 cold-start child): for trying the generator, not for the numbers
 //   --full      vit_base_patch16_224 too (minutes more: ORT needs seconds per session at that size)
 //   --browsers  run the bench page in these browsers now (same runs); without it the last browser-*.jsonl are read
-//   --skip      leave sources out: latency, threads, profile, coldstart, browsers
+//   --skip      leave sources out: latency, threads, critical (bench:threads), profile, coldstart, browsers
 //   --reuse     measure nothing: write the document from the last run's artifacts/perf/*.jsonl
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -25,7 +25,7 @@ const PERF = join(ROOT, 'artifacts', 'perf');
 const ARCHS = ['deit_tiny_patch16_224', 'deit_small_patch16_224'];
 const FULL_ARCH = 'vit_base_patch16_224';
 const SCHEMES = 'fp32,w8a8,w4a8,w4a16';
-const SOURCES = ['latency', 'threads', 'profile', 'coldstart', 'browsers'];
+const SOURCES = ['latency', 'threads', 'critical', 'profile', 'coldstart', 'browsers'];
 
 // --- options -------------------------------------------------------------------------------------------------------
 
@@ -99,12 +99,13 @@ async function measure(o) {
     const runPath = join(PERF, 'perf-docs-run.json');
     const run = existsSync(runPath) ? JSON.parse(readFileSync(runPath, 'utf8')) : { sources: {} };
     o.measured = run;
-    for (const [name, file] of [['latency', 'node-latency.jsonl'], ['threads', 'node-threads.jsonl'], ['profile', 'node-profile.jsonl'], ['coldstart', 'node-coldstart.jsonl']]) {
+    for (const [name, file] of [['latency', 'node-latency.jsonl'], ['threads', 'node-threads.jsonl'], ['critical', 'node-threads-critical.jsonl'], ['profile', 'node-profile.jsonl'], ['coldstart', 'node-coldstart.jsonl']]) {
       const path = join(PERF, file);
       if (o.skip.has(name) || !existsSync(path)) { absent(name, o.skip.has(name) ? `skipped (--skip ${name})` : `--reuse: no ${relative(ROOT, path)}`); continue; }
       const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
       const meta = run.sources?.[name] ?? {};
-      results[name] = { ...meta, name, status: 'ok', lines, reason: meta.reason ?? `reused ${relative(ROOT, path)} of ${statSync(path).mtime.toISOString()}` };
+      const how = meta.argv ? `\`perf:docs -- ${meta.argv.join(' ')}\` at ${meta.commit}, ${meta.date}` : `${relative(ROOT, path)} of ${statSync(path).mtime.toISOString()}`;
+      results[name] = { ...meta, name, status: 'ok', lines, reason: meta.reason ? `${meta.reason}; ${how}` : how };
     }
     o.browsers = null;
   }
@@ -135,6 +136,24 @@ async function measure(o) {
     const failed = parts.filter((p) => !p.ok);
     const ok = failed.length === 0 && lines.some((l) => !l.summary && l.threads > 1);
     record('threads', { name: 'threads', status: ok ? 'ok' : 'failed', reason: failed.map((p) => p.error).join('; ') || (ok ? null : 'no line with threads > 1 came back'), lines, command: parts.map((p) => p.command), ms: parts.reduce((a, p) => a + p.ms, 0), load: [parts[0].load[0], parts.at(-1).load[1]] }, 'node-threads.jsonl');
+  }
+
+  if (o.reuse) { /* read above */ } else if (o.skip.has('critical')) absent('critical', 'skipped (--skip critical)');
+  else if (!has('bench/threads.js')) absent('critical', 'bench/threads.ts (npm run bench:threads) is not in this checkout yet');
+  else {
+    // bench:threads: 1 vs 2 threads in one process, and the 2-thread forward's critical path on the CPU clock (what two
+    // free cores would give: the measure that means something on a busy machine)
+    const lines = [];
+    const parts = [];
+    for (const arch of o.archs.filter((a) => a !== FULL_ARCH)) {
+      for (const [wasm, flags] of [['simd', ['--no-liftoff']], ['relaxed', ['--experimental-wasm-relaxed-simd', '--no-liftoff']]]) {
+        const r = await runNode([...flags, lib('bench/threads.js'), '--arch', arch, '--scheme', 'fp32,w8a8,w4a8', '--wasm', wasm, '--threads', '2', ...runs], `threads critical path ${arch} ${wasm}`);
+        parts.push(r);
+        lines.push(...r.lines);
+      }
+    }
+    const failed = parts.filter((p) => !p.ok);
+    record('critical', { name: 'critical', status: failed.length === parts.length ? 'failed' : 'ok', reason: failed.length ? `failed in part: ${failed.map((p) => p.error).join('; ')}` : null, lines, command: parts.map((p) => p.command), ms: parts.reduce((a, p) => a + p.ms, 0), load: [parts[0].load[0], parts.at(-1).load[1]] }, 'node-threads-critical.jsonl');
   }
 
   if (o.reuse) { /* read above */ } else if (o.skip.has('profile')) absent('profile', 'skipped (--skip profile)');
@@ -176,8 +195,16 @@ async function measure(o) {
     else results.browsers = { name: 'browsers', status: 'ok', lines, files: fileInfo, reason: results.browsersRun?.status === 'failed' ? `this run's bench:browser failed (${results.browsersRun.reason}); older files were read` : null };
   }
   if (!o.reuse) {
-    const sources = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { status: r.status, reason: r.reason ?? null, ms: r.ms, load: r.load, command: r.command }]));
-    writeFileSync(join(PERF, 'perf-docs-run.json'), JSON.stringify({ argv: o.argv, runs: o.runs, warmup: o.warmup, loadStart: o.loadStart, loadEnd: load(), commit: machine().commit, date: machine().date, sources }, null, 1) + '\n');
+    // per source: how it was measured, kept across runs that skip it (so --reuse can say when each was measured)
+    const runPath = join(PERF, 'perf-docs-run.json');
+    const before = existsSync(runPath) ? JSON.parse(readFileSync(runPath, 'utf8')) : { sources: {} };
+    const m = machine();
+    const sources = { ...before.sources };
+    for (const [k, r] of Object.entries(results)) {
+      if (r.status === 'absent' && /skipped/.test(r.reason ?? '')) continue;
+      sources[k] = { status: r.status, reason: r.reason ?? null, ms: r.ms, load: r.load, command: r.command, argv: o.argv, runs: o.runs, warmup: o.warmup, commit: m.commit, date: m.date };
+    }
+    writeFileSync(runPath, JSON.stringify({ argv: o.argv, runs: o.runs, warmup: o.warmup, loadStart: o.loadStart, loadEnd: load(), commit: m.commit, date: m.date, sources }, null, 1) + '\n');
   }
   return results;
 }
@@ -268,7 +295,12 @@ async function allTargets(res) {
     out.push({ where: 'Node', ...t, name: t.name.startsWith('load ') ? `${t.name} (latency bench: created from bytes, runtime warm)` : t.name });
   }
   const thr = (res.threads?.lines ?? []).filter((l) => !l.summary);
-  for (const t of latencyTargets(thr)) if (/threads/.test(t.name)) out.push({ where: 'Node', ...t });
+  for (const t of latencyTargets(thr)) if (/threads/.test(t.name)) out.push({ where: 'Node (wall clock, this machine)', ...t });
+  for (const l of (res.critical?.lines ?? []).filter((x) => x.critical_ratio !== undefined)) {
+    const met = l.critical_ratio <= 0.55;
+    out.push({ where: 'Node (critical path: N free cores)', name: `${l.scheme} ${l.threads} threads / 1 thread`, arch: l.arch, group: l.wasm, met,
+      detail: `${r2(l.critical_ratio)} ${met ? '≤' : '>'} 0.55${met ? '' : `: missed by ${((l.critical_ratio / 0.55 - 1) * 100).toFixed(0)} %`}` });
+  }
   if (coldOk) {
     for (const s of res.coldstart.lines.filter((l) => l.summary)) {
       for (const [k, v] of Object.entries(s.targets ?? {})) {
@@ -317,6 +349,14 @@ function why(res, t) {
   return `${scheme}: ${top.join(', ')}`;
 }
 
+/** The 1-minute load average over every source's start and end, and the browsers' runs: "between a and b". */
+function loadRange(res) {
+  const v = [];
+  for (const r of Object.values(res)) if (r?.load) v.push(r.load[0][0], r.load[1][0]);
+  for (const l of res.browsers?.lines ?? []) if (l.summary && l.loadavg) v.push(l.loadavg[0]);
+  return v.length ? `between ${Math.min(...v)} and ${Math.max(...v)} (1 min) while the numbers below were measured, on ${cpus().length} cores shared with other work` : null;
+}
+
 function statusLine(name, r, what) {
   if (!r) return `- ${what}: not run.`;
   if (r.status === 'ok') return `- ${what}: measured${r.ms ? ` in ${(r.ms / 1000).toFixed(0)} s` : ''}${r.load ? `, load average ${r.load[0][0]} → ${r.load[1][0]}` : ''}${r.reason ? ` (${r.reason})` : ''}.`;
@@ -342,12 +382,13 @@ async function markdown(o, res, m) {
     ['Node', `${m.node}; the simd group runs with \`--no-liftoff\`, the relaxed group in a child with \`--experimental-wasm-relaxed-simd --no-liftoff\``],
     ['onnxruntime-web', `${m.ort} (wasm backend, npm build: SIMD128, no relaxed SIMD)`],
     ...browsersSeen.map((s) => [s.engine_name, `${s.driver_version ?? s.browser} — page's UA: ${s.browser}; ${s.hardwareConcurrency} cores reported; measured ${res.browsers.files.find((f) => f.engine === s.engine_name)?.mtime ?? '?'} (load average ${s.loadavg?.[0] ?? '?'})`]),
-    ['load average', `${m.loadStart.join(' / ')} at the start, ${m.loadEnd.join(' / ')} at the end (1 / 5 / 15 min)`],
+    ['load average', loadRange(res) ?? `${m.loadStart.join(' / ')} at the start, ${m.loadEnd.join(' / ')} at the end (1 / 5 / 15 min)`],
   ];
   out.push(table(['', ''], rows.map(([k, v]) => [`**${k}**`, v]), ['l', 'l']), '');
   out.push('What was measured:', '',
     statusLine('latency', res.latency, 'Node latency (`npm run bench`)'),
     statusLine('threads', res.threads, 'Node 1 vs 2 threads (`npm run bench -- --threads 1,2`)'),
+    statusLine('critical', res.critical, 'threads on free cores (`npm run bench:threads`: the critical path)'),
     statusLine('profile', res.profile, 'per-op profile (`npm run bench -- --profile`)'),
     statusLine('coldstart', res.coldstart, 'cold start and memory (`bench/coldstart.ts`)'),
     statusLine('browsers', res.browsers, 'browsers (`npm run bench:browser`, read from artifacts/perf/browser-*.jsonl)'), '');
@@ -378,6 +419,13 @@ async function markdown(o, res, m) {
       (busy ? ` **The load average (${res.threads.load[0][0]} → ${res.threads.load[1][0]}) was at or above the ${m.cores} cores while this ran: a second thread had no idle core of its own, so these ratios say what threads cost on a busy machine, not what they gain on an idle one.**` : ''), '',
       threadsTable(res.threads.lines.filter((l) => !l.summary)), '');
   }
+  if (res.critical?.lines?.length) {
+    const rows = res.critical.lines.filter((l) => l.critical_ratio !== undefined).map((l) => [short(l.arch), l.wasm, l.scheme, `${l.threads}`,
+      f1(l.wall_1t_ms), f1(l.wall_nt_ms), r2(l.wall_ratio), f1(l.cpu_1t_ms), f1(l.critical_nt_ms), r2(l.critical_ratio), `${l.load?.[0] ?? '?'} → ${l.load?.[1] ?? '?'}`]);
+    out.push('### Threads on free cores (`npm run bench:threads`)', '', 'One process per build: the forward on 1 and on N threads (wall clock: what this machine gives now), the 1-thread forward on the CPU clock, ' +
+      'and the N-thread forward\'s critical path on the CPU clock (each region\'s per-thread call lists timed one after the other, the slowest thread summed: what N free cores would take, imbalance included, the pool\'s wake-ups not).', '',
+      table(['arch', 'build', 'scheme', 'threads', 'wall 1 thread ms', 'wall N threads ms', 'wall ×', 'CPU 1 thread ms', 'critical path ms', 'critical ×', 'load average'], rows, ['l', 'l', 'l']), '');
+  }
   if (res.browsers?.lines?.length) {
     out.push('## In the browsers', '', 'The on-device bench page (`demos/browser/bench.html`, served by `npm run demo`) headless here through `npm run bench:browser`: ' +
       'every wasm build the engine validates is a group with its own ORT baselines, in one page; the kernels are compiled before the runs, so "load ms" is an engine made from the model bytes ' +
@@ -404,7 +452,7 @@ async function markdown(o, res, m) {
     'Bars: vitguard\'s median ÷ onnxruntime-web int8\'s median in the same process (lower is faster); dashed: the target for the best quantized scheme.', '');
   out.push('## Regenerate', '', '```sh', 'npm run bench:browser -- --arch deit_tiny,deit_small   # the browsers (or pass --browsers to perf:docs)',
     'npm run perf:docs                                      # Node benches, then this file and performance.svg', 'npm run perf:docs -- --full                            # with vit_base', '```', '',
-    `Raw lines: \`artifacts/perf/\` (${['node-latency', 'node-threads', 'node-profile', 'node-coldstart'].map((f) => `${f}.jsonl`).join(', ')}, browser-<engine>.jsonl).`, '');
+    `Raw lines: \`artifacts/perf/\` (${['node-latency', 'node-threads', 'node-threads-critical', 'node-profile', 'node-coldstart'].map((f) => `${f}.jsonl`).join(', ')}, browser-<engine>.jsonl).`, '');
   return out.join('\n');
 }
 
@@ -465,9 +513,10 @@ export async function main(argv) {
   const res = await measure(o);
   const m = { ...machine(), loadStart: o.measured?.loadStart ?? loadStart, loadEnd: o.measured?.loadEnd ?? load() };
   if (o.measured?.argv) {
-    // the document says how and when its numbers were measured, not when it was rewritten
-    Object.assign(o, { argv: o.measured.argv, runs: o.measured.runs, warmup: o.measured.warmup, reuse: false });
-    Object.assign(m, { commit: o.measured.commit ?? m.commit, date: o.measured.date ?? m.date });
+    // the document says how and when its numbers were measured (each source its own run), not when it was rewritten
+    const last = o.measured.sources?.latency ?? o.measured;
+    Object.assign(o, { argv: last.argv ?? o.measured.argv, runs: last.runs ?? o.measured.runs, warmup: last.warmup ?? o.measured.warmup, reuse: false });
+    Object.assign(m, { commit: last.commit ?? o.measured.commit ?? m.commit, date: last.date ?? o.measured.date ?? m.date });
   }
   const md = await markdown(o, res, m);
   writeFileSync(o.out, md);
