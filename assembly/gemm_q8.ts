@@ -154,7 +154,8 @@ export function gemm_q8(a: usize, sa: usize, packed: usize, out: usize, M: i32, 
       let wp = pp + 64;
       let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
       let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
-      for (let s = 0; s < steps; s++) {
+      const wend = wp + <usize>steps * 32; // the loop ends on a pointer, not a counter: one register and add less
+      while (wp < wend) {
         const w0 = v128.load(wp), w1 = v128.load(wp, 16);
         const x0 = v128.load32_splat(a0);
         c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
@@ -180,7 +181,8 @@ export function gemm_q8(a: usize, sa: usize, packed: usize, out: usize, M: i32, 
       let a0 = a + <usize>m * lda;
       let wp = pp + 64;
       let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
-      for (let s = 0; s < steps; s++) {
+      const wend = wp + <usize>steps * 32;
+      while (wp < wend) {
         const x0 = v128.load32_splat(a0);
         c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, v128.load(wp)));
         c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, v128.load(wp, 16)));
