@@ -3,7 +3,7 @@
 // MatMulInteger, w4a8 / w4a16 ↔ ORT int4 MatMulNBits).
 //
 //   npm run bench:coldstart -- [--arch deit_tiny_patch16_224,deit_small_patch16_224] [--full] [--scheme fp32,w8a8,w4a8]
-//                              [--wasm simd[,relaxed]] [--children 5] [--seed 0] [--no-ort] [--json]
+//                              [--wasm simd[,relaxed]] [--children 5] [--steady 8] [--seed 0] [--no-ort] [--json]
 //
 // The parent makes the random-weight checkpoint (sdk/model/random.ts), quantizes it (quantizeModel) and builds the ONNX
 // graphs (test/oracle/onnx-vit.ts), writes every file to a temporary folder, then starts one child per contestant and
@@ -28,6 +28,10 @@
 // with --expose-gc; nothing is collected before the peak is read): rss_gc and array_buffers_gc (JS ArrayBuffers still
 // held, the model file among them); wasm_bytes = vitguard's wasm linear memory (engine.memoryBytes()). A "node"
 // contestant (a child that imports nothing and loads nothing) gives the baseline that *_net figures subtract.
+//
+// --steady N (default 0 = off; 8 is a good N): then, per arch and build, one more child loads every contestant and creates and
+// releases each N times interleaved after 2 unmeasured rounds (steadyChild): the steady state of a process that has
+// loaded the model before, its lines {"steady":true,"engine","arch","scheme","wasm","create_ms","create_cpu_ms",...}.
 //
 // Output: a markdown table (stdout; with --json, stderr) and, with --json, one line per contestant on stdout:
 //   {"engine":"vitguard"|"ort"|"node","arch","scheme","wasm","children","flags","model_bytes",
@@ -63,14 +67,16 @@ interface Options {
   seed: number;
   ort: boolean;
   json: boolean;
+  /** Rounds of the in-process steady state (0 = not run): see steadyChild. */
+  steady: number;
 }
 
 function usage(message: string): never {
-  throw new Error(`${message}\nusage: coldstart [--arch A,B] [--full] [--scheme fp32,w8a8,w4a8,w4a16] [--wasm simd,relaxed] [--children N] [--seed N] [--no-ort] [--json]`);
+  throw new Error(`${message}\nusage: coldstart [--arch A,B] [--full] [--scheme fp32,w8a8,w4a8,w4a16] [--wasm simd,relaxed] [--children N] [--steady N] [--seed N] [--no-ort] [--json]`);
 }
 
 export function parseArgs(argv: string[]): Options {
-  const o: Options = { archs: [...ARCHS], schemes: ['fp32', 'w8a8', 'w4a8'], wasm: ['simd'], children: 5, seed: 0, ort: true, json: false };
+  const o: Options = { archs: [...ARCHS], schemes: ['fp32', 'w8a8', 'w4a8'], wasm: ['simd'], children: 5, seed: 0, ort: true, json: false, steady: 0 };
   const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   let full = false;
   for (let i = 0; i < argv.length; i++) {
@@ -94,6 +100,12 @@ export function parseArgs(argv: string[]): Options {
         const n = Number(value());
         if (!Number.isInteger(n) || n < 1) usage('--children must be an integer ≥ 1');
         o.children = n;
+        break;
+      }
+      case '--steady': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 0) usage('--steady must be an integer ≥ 0');
+        o.steady = n;
         break;
       }
       case '--seed': o.seed = Number(value()); break;
@@ -259,19 +271,61 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   };
 }
 
+// --- the steady state: every contestant of one arch in one child, created and released again and again --------------
+
+interface SteadySpec { arch: string; wasm: WasmBuild; rounds: number; files: { engine: 'vitguard' | 'ort'; scheme: string; file: string }[] }
+interface SteadyResult { engine: 'vitguard' | 'ort'; scheme: string; create_ms: number; create_cpu_ms: number }
+
+/**
+ * One child, both libraries loaded and ORT's runtime compiled; then 2 unmeasured and `rounds` measured rounds, each
+ * creating and releasing every contestant once, the order rotating. vitguard's engines are created with keepModel:
+ * false and disposed, so a later create of the same layout takes the disposed instance back (its memory already
+ * faulted in: wasm.ts releaseInstance); ORT's sessions are released, its heap kept grown. The load of a model a
+ * process has loaded before: what latency.ts's load_ms measured, after warm-up.
+ */
+async function steadyChild(spec: SteadySpec): Promise<SteadyResult[]> {
+  const { Engine } = await import('../sdk/engine/index.js');
+  await import('../sdk/quant/index.js');
+  const { createOrtSession, initOrtRuntime } = await import('../test/oracle/ort.js');
+  const { configForArch } = await import('../sdk/model/arch.js');
+  const c = configForArch(spec.arch);
+  if (spec.files.some((f) => f.engine === 'ort')) await initOrtRuntime(1);
+  const runs = spec.files.map((f) => {
+    const bytes = new Uint8Array(readFileSync(f.file));
+    const create = f.engine === 'ort'
+      ? async () => { const x = await createOrtSession(bytes, [c.inChans, c.imgSize, c.imgSize], { threads: 1 }); return () => x.release(); }
+      : async () => { const e = await Engine.create(bytes, { wasm: spec.wasm, keepModel: false }); return async () => e.dispose(); };
+    return { ...f, create, wall: [] as number[], cpu: [] as number[] };
+  });
+  for (let r = -2; r < spec.rounds; r++) {
+    for (let j = 0; j < runs.length; j++) {
+      const x = runs[(j + Math.max(r, 0)) % runs.length];
+      const c0 = process.cpuUsage(), t0 = performance.now();
+      const release = await x.create();
+      const t = performance.now() - t0, cpu = process.cpuUsage(c0);
+      await release();
+      if (r >= 0) { x.wall.push(t); x.cpu.push((cpu.user + cpu.system) / 1000); }
+    }
+  }
+  return runs.map((x) => ({ engine: x.engine, scheme: x.scheme, create_ms: r1(median(x.wall)), create_cpu_ms: r1(median(x.cpu)) }));
+}
+
 function spawnChild(spec: ChildSpec): Promise<ChildResult> {
+  return runScript<ChildResult>([...CHILD_FLAGS, ...(spec.engine === 'node' ? [] : FLAGS[spec.wasm])], ['--child', JSON.stringify(spec)], `${spec.engine} ${spec.arch} ${spec.scheme}`);
+}
+
+function runScript<T>(flags: string[], args: string[], what: string): Promise<T> {
   const script = fileURLToPath(import.meta.url);
-  const flags = [...CHILD_FLAGS, ...(spec.engine === 'node' ? [] : FLAGS[spec.wasm])];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, script, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...flags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('error', reject);
     child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || !line) return reject(new Error(`child ${spec.engine} ${spec.arch} ${spec.scheme} exited with ${code}: ${err.trim().slice(-2000)}`));
-      resolve(JSON.parse(line) as ChildResult);
+      const line = out.split('\n').find((l) => l.startsWith('{') || l.startsWith('['));
+      if (code !== 0 || !line) return reject(new Error(`child ${what} exited with ${code}: ${err.trim().slice(-2000)}`));
+      resolve(JSON.parse(line) as T);
     });
   });
 }
@@ -308,6 +362,8 @@ export interface Line {
   wasm_bytes: number | null;
   samples: Record<string, number[]>;
 }
+
+export interface SteadyLine extends SteadyResult { steady: true; arch: string; wasm: WasmBuild; rounds: number; flags: string[] }
 
 export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -376,8 +432,9 @@ function toLine(c: Contestant, baseline: number): Line {
 }
 
 /** Ratios per arch and build: vitguard against ORT at the same precision; the two targets marked met or missed. */
-export function summarize(arch: string, wasm: WasmBuild, lines: Line[]): Record<string, unknown> {
+export function summarize(arch: string, wasm: WasmBuild, lines: Line[], steady: SteadyLine[] = []): Record<string, unknown> {
   const mine = lines.filter((l) => l.arch === arch && l.wasm === wasm);
+  const steadyOf = (engine: string, scheme: string) => steady.find((l) => l.arch === arch && l.wasm === wasm && l.engine === engine && l.scheme === scheme);
   const ort = (s: string) => mine.find((l) => l.engine === 'ort' && l.scheme === s);
   const ratios: Record<string, number> = {};
   const targets: Record<string, { ratio: number; target: number; met: boolean }> = {};
@@ -396,6 +453,12 @@ export function summarize(arch: string, wasm: WasmBuild, lines: Line[]): Record<
     const r = v.ready_ms / o.create_ms, w = v.create_warm_ms / o.create_warm_ms;
     targets[`cold_ready_${v.scheme}<=0.5x_ort_${o.scheme}_session`] = { ratio: Number(r.toFixed(3)), target: 0.5, met: r <= 0.5 };
     targets[`warm_ready_${v.scheme}<=0.5x_ort_${o.scheme}_session`] = { ratio: Number(w.toFixed(3)), target: 0.5, met: w <= 0.5 };
+    const sv = steadyOf('vitguard', v.scheme), so = steadyOf('ort', o.scheme);
+    if (sv && so) {
+      const q = sv.create_ms / so.create_ms;
+      ratios[`${key}:steady_create_cpu`] = Number((sv.create_cpu_ms / so.create_cpu_ms).toFixed(3));
+      targets[`steady_ready_${v.scheme}<=0.5x_ort_${o.scheme}_session`] = { ratio: Number(q.toFixed(3)), target: 0.5, met: q <= 0.5 };
+    }
   }
   const w4 = mine.find((l) => l.engine === 'vitguard' && l.scheme === 'w4a8');
   const o8 = ort('int8');
@@ -421,6 +484,10 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(JSON.stringify(res) + '\n');
     return;
   }
+  if (argv[0] === '--steady-child') {
+    process.stdout.write(JSON.stringify(await steadyChild(JSON.parse(argv[1]) as SteadySpec)) + '\n');
+    return;
+  }
   const opts = parseArgs(argv);
   const say = (s: string) => (opts.json ? process.stderr : process.stdout).write(s + '\n');
   const { loadavg, cpus } = await import('node:os');
@@ -428,6 +495,7 @@ export async function main(argv: string[]): Promise<void> {
     `node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'vitguard-coldstart-'));
   const lines: Line[] = [];
+  const steady: SteadyLine[] = [];
   try {
     const contestants: Contestant[] = [{ engine: 'node', arch: '-', scheme: '-', wasm: 'simd', file: '', seed: opts.seed, flags: CHILD_FLAGS, results: [] }];
     for (const arch of opts.archs) {
@@ -451,15 +519,32 @@ export async function main(argv: string[]): Promise<void> {
     }
     const baseline = median(contestants[0].results.map((r) => r.peak_rss));
     for (const c of contestants) lines.push(toLine(c, baseline));
+    if (opts.steady > 0) {
+      for (const arch of opts.archs) {
+        for (const wasm of opts.wasm) {
+          const mine = contestants.filter((c) => c.arch === arch && c.wasm === wasm && c.engine !== 'node');
+          const spec: SteadySpec = { arch, wasm, rounds: opts.steady, files: mine.map((c) => ({ engine: c.engine as 'vitguard' | 'ort', scheme: c.scheme, file: c.file })) };
+          const res = await runScript<SteadyResult[]>(FLAGS[wasm], ['--steady-child', JSON.stringify(spec)], `steady ${arch} ${wasm}`);
+          for (const r of res) steady.push({ steady: true, arch, wasm, rounds: opts.steady, flags: FLAGS[wasm], ...r });
+          say(`  steady state ${arch} (${wasm}) done (load average ${loadavg()[0].toFixed(2)})`);
+        }
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const summaries = opts.archs.flatMap((a) => opts.wasm.map((w) => summarize(a, w, lines)));
+  const summaries = opts.archs.flatMap((a) => opts.wasm.map((w) => summarize(a, w, lines, steady)));
   if (opts.json) {
     for (const l of lines) process.stdout.write(JSON.stringify(l) + '\n');
+    for (const l of steady) process.stdout.write(JSON.stringify(l) + '\n');
     for (const s of summaries) process.stdout.write(JSON.stringify(s) + '\n');
   }
   say('\n' + table(lines));
+  if (steady.length) {
+    say(`\nSteady state (one child per arch and build, ${opts.steady} interleaved rounds after 2; median create ms, CPU ms):\n`);
+    say('| arch | engine | scheme | wasm | create ms | create CPU ms |\n| --- | --- | --- | --- | --- | --- |');
+    for (const l of steady) say(`| ${l.arch.replace('_patch16_224', '')} | ${l.engine} | ${l.scheme} | ${l.engine === 'ort' ? 'simd' : l.wasm} | **${l.create_ms}** | ${l.create_cpu_ms} |`);
+  }
   for (const s of summaries) {
     const t = s.targets as Record<string, { ratio: number; target: number; met: boolean }>;
     say(`${s.arch} (${s.wasm}): ` + Object.entries(t).map(([k, v]) => `${k} ${v.ratio} ${v.met ? 'met' : 'MISSED'}`).join('; '));
