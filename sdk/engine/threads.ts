@@ -10,12 +10,11 @@
 // spin where the thread may not block: a browser page's main thread). Every call computes the same rows with the same
 // operations as on one thread, so the results are the same bits.
 //
-// Workers spin briefly for the next region before sleeping in Atomics.wait: regions of one forward follow each other
-// within microseconds. A worker's calls that trap set an error flag with the message; the leader then throws a
-// WebAssembly.RuntimeError, which the engine turns into E_WASM and answers by building a fresh instance on a fresh
-// memory (synchronously): the pool is told the new memory (a new epoch), each worker leaves its loop, instantiates
-// again and reports ready, and until all have the leader runs the regions alone. dispose() ends the loop and
-// terminates the workers.
+// Workers poll briefly for the next region before sleeping in Atomics.wait (SPIN below: a few µs, not longer).
+// A worker's calls that trap set an error flag with the message; the leader then throws a WebAssembly.RuntimeError,
+// which the engine turns into E_WASM and answers by building a fresh instance on a fresh memory (synchronously): the
+// pool is told the new memory (a new epoch), each worker leaves its loop, instantiates again and reports ready, and
+// until all have the leader runs the regions alone. dispose() ends the loop and terminates the workers.
 //
 // Workers run `poolWorkerMain` below, a self-contained function sent as source text (Node: a worker_threads Worker
 // with eval; browsers: a classic Worker from a Blob URL), so there is no worker file for bundlers to find or for
@@ -55,7 +54,12 @@ const MSG_MAX = 512;
 const SLOT_START = 4096; // bytes
 /** f64s per worker call list: [count, (export index, argc, ...args) × count]. */
 const SLOT_F64 = 65536;
-const SPIN = 1 << 14; // polls (≈ 50–300 µs) of the sequence number before a worker sleeps in Atomics.wait, and of the done count before the leader does
+// Polls (a few µs) of the sequence number before a worker sleeps in Atomics.wait, and of the done count before the
+// leader does. Short on purpose: where the threads share a core with other work (a phone's background, a busy machine)
+// a spinning thread holds the core the other one needs — measured here with one core busy, a tiny 12-block model paid
+// 1,226 µs per split region at 64k polls, 265 at 16k, 22–30 at 0–256 — while a futex wake-up costs ~20 µs per region
+// (~0.6 ms of a deit_tiny forward's 28 regions).
+const SPIN = 1 << 8;
 
 export interface ControlLayout {
   seq: number; done: number; epoch: number; error: number; msgLen: number; ready: number; msg: number; msgMax: number;
