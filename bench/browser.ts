@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VitguardError } from '../sdk/errors.js';
 import { availability, ENGINES, launch, type Engine } from '../test/e2e/browsers.js';
 import type { ResultLine } from './measure.js';
+import { eachOption } from './args.js';
 
 interface Options {
   arches: string[];
@@ -46,32 +47,20 @@ export function parseArgs(argv: string[]): Options {
     arches: ['deit_tiny_patch16_224'], runs: 20, warmup: 10, browsers: [...ENGINES], schemes: 'fp32,w8a8,w4a8,w4a16', wasm: 'simd,relaxed',
     ort: 'fp32,int8', threads: 1, seed: 0, out: join(ROOT, 'artifacts', 'perf'), timeoutS: 1800, json: false,
   };
-  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) usage(`${a} needs a value`);
-      return v;
-    };
-    const int = (min: number) => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < min) usage(`${a} must be an integer ≥ ${min}`);
-      return v;
-    };
+  eachOption(argv, usage, (a, { value, int, list }) => {
     switch (a) {
-      case '--arch': o.arches = list(value()).map((x) => (/_patch\d+_\d+$/.test(x) ? x : `${x}_patch16_224`)); break;
+      case '--arch': o.arches = list().map((x) => (/_patch\d+_\d+$/.test(x) ? x : `${x}_patch16_224`)); break;
       case '--runs': o.runs = int(1); break;
       case '--warmup': o.warmup = int(0); break;
       case '--browsers': {
-        const b = list(value());
+        const b = list();
         for (const x of b) if (!(ENGINES as string[]).includes(x)) usage(`--browsers takes ${ENGINES.join(', ')}, got ${x}`);
         o.browsers = b as Engine[];
         break;
       }
-      case '--scheme': o.schemes = list(value()).join(','); break;
-      case '--wasm': o.wasm = list(value()).join(','); break;
-      case '--ort': o.ort = list(value()).join(','); break;
+      case '--scheme': o.schemes = list().join(','); break;
+      case '--wasm': o.wasm = list().join(','); break;
+      case '--ort': o.ort = list().join(','); break;
       case '--threads': o.threads = int(1); break;
       case '--seed': o.seed = int(0); break;
       case '--out': o.out = resolve(value()); break;
@@ -79,7 +68,7 @@ export function parseArgs(argv: string[]): Options {
       case '--json': o.json = true; break;
       default: usage(`unknown option ${a}`);
     }
-  }
+  });
   return o;
 }
 

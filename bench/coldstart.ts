@@ -48,6 +48,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eachOption } from './args.js';
 
 type WasmBuild = 'simd' | 'relaxed';
 type OrtScheme = 'fp32' | 'int8' | 'int4';
@@ -77,43 +78,21 @@ function usage(message: string): never {
 
 export function parseArgs(argv: string[]): Options {
   const o: Options = { archs: [...ARCHS], schemes: ['fp32', 'w8a8', 'w4a8'], wasm: ['simd'], children: 5, seed: 0, ort: true, json: false, steady: 0 };
-  const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   let full = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) usage(`${a} needs a value`);
-      return v;
-    };
+  eachOption(argv, usage, (a, { value, int, list, builds }) => {
     switch (a) {
-      case '--arch': o.archs = list(value()); break;
+      case '--arch': o.archs = list(); break;
       case '--full': full = true; break;
-      case '--scheme': o.schemes = list(value()); break;
-      case '--wasm': {
-        const w = list(value());
-        for (const x of w) if (x !== 'simd' && x !== 'relaxed') usage(`--wasm takes simd and/or relaxed, got ${x}`);
-        o.wasm = w as WasmBuild[];
-        break;
-      }
-      case '--children': {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 1) usage('--children must be an integer ≥ 1');
-        o.children = n;
-        break;
-      }
-      case '--steady': {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 0) usage('--steady must be an integer ≥ 0');
-        o.steady = n;
-        break;
-      }
+      case '--scheme': o.schemes = list(); break;
+      case '--wasm': o.wasm = builds(); break;
+      case '--children': o.children = int(1); break;
+      case '--steady': o.steady = int(0); break;
       case '--seed': o.seed = Number(value()); break;
       case '--no-ort': o.ort = false; break;
       case '--json': o.json = true; break;
       default: usage(`unknown option ${a}`);
     }
-  }
+  });
   for (const s of o.schemes) if (!(s in ORT_FOR)) usage(`unknown scheme ${s} (fp32, w8a8, w4a8, w4a16, w4a4)`);
   if (full && !o.archs.includes(FULL_ARCH)) o.archs.push(FULL_ARCH);
   return o;

@@ -28,6 +28,7 @@ import { VitguardError } from '../sdk/errors.js';
 import type { AttentionMode } from '../sdk/engine/index.js';
 import { benchModel, runGroup as measureGroup, summarize as summarizeLines, type OnnxLinearScheme, type ResultLine, type WasmBuild } from './measure.js';
 import { profileGroup, profileMarkdown, type CeilingLine, type ProfileLine } from './profile.js';
+import { eachOption } from './args.js';
 
 export { quantile, type ResultLine } from './measure.js';
 
@@ -67,42 +68,25 @@ function usage(message: string): never {
 
 export function parseArgs(argv: string[]): Options {
   const o: Options = { arch: 'deit_tiny_patch16_224', schemes: ['fp32'], wasm: ['simd'], ort: ['fp32', 'int8'], runs: 30, warmup: 15, seed: 0, json: false, child: false, archs: [], profile: false, clock: 'cpu' };
-  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) usage(`${a} needs a value`);
-      return v;
-    };
-    const int = (min: number) => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < min) usage(`${a} must be an integer ≥ ${min}`);
-      return v;
-    };
+  eachOption(argv, usage, (a, { value, int, list, builds }) => {
     switch (a) {
-      case '--arch': o.archs = list(value()); o.arch = o.archs[0] ?? usage('--arch needs a name'); break;
-      case '--scheme': o.schemes = list(value()); break;
-      case '--wasm': {
-        const w = list(value());
-        for (const x of w) if (x !== 'simd' && x !== 'relaxed') usage(`--wasm takes simd and/or relaxed, got ${x}`);
-        o.wasm = w as WasmBuild[];
-        break;
-      }
+      case '--arch': o.archs = list(); o.arch = o.archs[0] ?? usage('--arch needs a name'); break;
+      case '--scheme': o.schemes = list(); break;
+      case '--wasm': o.wasm = builds(); break;
       case '--ort': {
-        const w = list(value());
+        const w = list();
         for (const x of w) if (!['fp32', 'int8', 'int4'].includes(x)) usage(`--ort takes fp32, int8, int4, got ${x}`);
         o.ort = w as OnnxLinearScheme[];
         break;
       }
       case '--threads': {
-        const t = list(value()).map(Number);
+        const t = list().map(Number);
         for (const x of t) if (!Number.isInteger(x) || x < 1 || x > 64) usage(`--threads takes thread counts 1..64, got ${x}`);
         o.threads = [...new Set(t)];
         break;
       }
       case '--attention': {
-        const w = list(value());
+        const w = list();
         for (const x of w) if (x !== 'f32' && x !== 'int8') usage(`--attention takes f32 and/or int8, got ${x}`);
         o.attention = w;
         break;
@@ -123,7 +107,7 @@ export function parseArgs(argv: string[]): Options {
       case '--group': o.group = value() === 'simd' ? 'simd' : 'relaxed'; break;
       default: usage(`unknown option ${a}`);
     }
-  }
+  });
   if (!o.ort.includes('fp32')) o.ort.unshift('fp32'); // the reference for logit_rel_err and the ratios
   if (!o.archs.length) o.archs = [o.arch];
   if (!o.profile) {
