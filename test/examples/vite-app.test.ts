@@ -14,7 +14,11 @@ import { ARTIFACTS, installExample, removeExample, nodeAnswers, pickSamples, ROO
 
 // the shipped DeiT at w4a8 with its fitted Mahalanobis detector (models/README.md)
 const MODEL = join(ROOT, 'models', 'fmnist-deit-w4a8.safetensors');
-const TOLERANCE = { simd: 1e-4, relaxed: 2e-3 } as const;
+// Node 20 runs the simd build; a page on the relaxed build differs from it by an ulp here and there (fused multiply-add),
+// which the w4a8 model's per-token activation quantization turns into rounding flips, and a far-OOD image's large
+// Mahalanobis score (|score| ≈ 380) amplifies: measured 3.8e-3 on notmnist-D-0 (Node on both builds gives the page's
+// numbers exactly). Labels and verdicts must still match.
+const TOLERANCE = { simd: 1e-4, relaxed: 5e-3 } as const;
 
 let dir: string;
 let server: Awaited<ReturnType<typeof serveDir>>;
@@ -48,10 +52,11 @@ test('the example type-checks against the package\'s declarations', async () => 
   await run('npx', ['tsc', '-p', 'tsconfig.json'], dir);
 });
 
-test('vite build emits the Web Worker and both wasm binaries out of the package; nothing points back at node_modules', () => {
+test('vite build emits the Web Worker and the four wasm binaries (simd, relaxed, and their -mt twins for threads) out of the package; nothing points back at node_modules', () => {
   const find = (re: RegExp) => assets.filter((f) => re.test(f));
-  expect(find(/^vitguard\.simd-[\w-]+\.wasm$/)).toHaveLength(1);
-  expect(find(/^vitguard\.relaxed-[\w-]+\.wasm$/)).toHaveLength(1);
+  for (const build of ['simd', 'relaxed', 'simd-mt', 'relaxed-mt']) {
+    expect(find(new RegExp(`^vitguard\\.${build}-[\\w-]{8}\\.wasm$`)), build).toHaveLength(1);
+  }
   expect(find(/^worker-[\w-]+\.js$/)).toHaveLength(1);
   const js = assets.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, 'dist', 'assets', f), 'utf8')).join('\n');
   expect(js).not.toContain('node_modules');
