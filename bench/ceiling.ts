@@ -40,7 +40,9 @@ export function ceilingFor(fn: string, build: WasmBuild): CeilingName | null {
     case 'gemm_f32_nt':
     case 'gemm_w4a16': // dequantizes a panel to f32, then gemm_f32's tile
     case 'attention_scores':
+    case 'attention_scores_rows':
     case 'attention_pv':
+    case 'attention_pv_rows':
     case 'attention':
       return 'f32_madd';
     case 'gemm_q8': // i16-resident weights on both builds

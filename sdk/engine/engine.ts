@@ -603,7 +603,7 @@ export class Engine {
     // head h of image b: S = q kᵀ, softmax(S / √hd), out_h = S v; S in this thread's scratch, or the probabilities
     // f32 attention on several threads: each head in blocks of query rows, as many as make heads × blocks a multiple
     // of the thread count (deit_tiny's 3 heads on 2 threads: 6 items, 3 each, not 2 and 1); the _rows kernels give the
-    // same bits. One block (the whole-head kernels) on one thread, and for the int8 path.
+    // same bits as the whole head. One block on one thread, and for the int8 path.
     const qBlocks = this.attn === 'int8' || ex.threads === 1 ? [[0, T]] : splitRows(T, ex.threads / gcd(heads, ex.threads));
     const nb = qBlocks.length;
     const attention = (b: number, h: number, t: number, probs: number, blk = 0): KernelCall[] => {
@@ -620,20 +620,12 @@ export class Engine {
       // f32: S in the scratch (or the probabilities' buffer), left as e by the softmax and normalised in P·v (1/Σe in
       // the pack scratch pk); attention_probs then turns e into the probabilities where they are asked for
       const S = probs ? probs + h * T * T * 4 : sc, pk = sc + T * T * 4;
-      if (nb > 1) {
-        const [r0, r1] = qBlocks[blk];
-        return [
-          { op: 'attn_qk', fn: 'attention_scores_rows', args: [S, qkv, pk, T, D, heads, h, r0, r1] },
-          { op: 'attn_softmax', fn: 'attention_softmax_rows', args: [S, pk, T, scale, r0, r1] },
-          { op: 'attn_pv', fn: 'attention_pv_rows', args: [row(a.att, b * T), S, qkv, pk, T, D, heads, h, r0, r1] },
-          ...(probs ? [{ op: 'attn_softmax' as const, fn: 'attention_probs_rows', args: [S, pk, T, r0, r1] }] : []),
-        ];
-      }
+      const [r0, r1] = qBlocks[blk];
       return [
-        { op: 'attn_qk', fn: 'attention_scores', args: [S, qkv, pk, T, D, heads, h] },
-        { op: 'attn_softmax', fn: 'attention_softmax', args: [S, pk, T, scale] },
-        { op: 'attn_pv', fn: 'attention_pv', args: [row(a.att, b * T), S, qkv, pk, T, D, heads, h] },
-        ...(probs ? [{ op: 'attn_softmax' as const, fn: 'attention_probs', args: [S, pk, T] }] : []),
+        { op: 'attn_qk', fn: 'attention_scores_rows', args: [S, qkv, pk, T, D, heads, h, r0, r1] },
+        { op: 'attn_softmax', fn: 'attention_softmax_rows', args: [S, pk, T, scale, r0, r1] },
+        { op: 'attn_pv', fn: 'attention_pv_rows', args: [row(a.att, b * T), S, qkv, pk, T, D, heads, h, r0, r1] },
+        ...(probs ? [{ op: 'attn_softmax' as const, fn: 'attention_probs_rows', args: [S, pk, T, r0, r1] }] : []),
       ];
     };
 
