@@ -306,7 +306,8 @@ function buildState(file: ModelFile, kinds: Map<string, LinearKind>, module: Web
     logits: fl(maxBatch * c.numClasses),
     logitsDist: fl(maxBatch * c.numClasses),
   };
-  // the layers keep their build context (its wasm); not the file's tensors, which an engine with keepModel: false lets go
+  // the file's tensors are not the layers' to keep (an engine with keepModel: false lets them go), even for a kind
+  // registered elsewhere that holds on to its build context
   ctx.tensors = new Map();
   return { inst, patch, head, headDist, tokenInit, norm, blocks, arena, exec, layout };
 }

@@ -143,8 +143,10 @@ class Q8Linear implements Linear {
   private readonly s: ScratchLayout;
   private readonly k: QuantKernels;
   private readonly actScale: number;
+  private readonly wasm: WasmInstance;
 
-  constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, scheme: QuantScheme) {
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme) {
+    this.wasm = ctx.wasm;
     const { heap } = ctx.wasm;
     const k = (this.k = quantKernels(ctx.wasm));
     const N = spec.outFeatures, K = spec.inFeatures;
@@ -164,7 +166,7 @@ class Q8Linear implements Linear {
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
-    runCalls(this.ctx.wasm, this.calls(inPtr, outPtr, 0, rows));
+    runCalls(this.wasm, this.calls(inPtr, outPtr, 0, rows));
   }
 
   calls(inPtr: number, outPtr: number, r0: number, r1: number): KernelCall[] {
@@ -194,12 +196,14 @@ class Q4Linear implements Linear {
   readonly memory: 'compact' | 'fast';
   /** gemm_q4 reads the activations' group sums (relaxed build; q4_act_sums). */
   private readonly compactSums: boolean;
+  private readonly wasm: WasmInstance;
 
   /**
    * a8Tokens > 0 (the outlier-aware w4a4-oa): the first a8Tokens rows of every image (class, distillation tokens)
    * are quantized at 8 bits, the others at the scheme's bits; the per-token quantizer keeps rows independent.
    */
-  constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, scheme: QuantScheme, private readonly a8Tokens = 0) {
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, scheme: QuantScheme, private readonly a8Tokens = 0) {
+    this.wasm = ctx.wasm;
     const { heap } = ctx.wasm;
     const k = (this.k = quantKernels(ctx.wasm));
     const N = spec.outFeatures, K = spec.inFeatures;
@@ -237,7 +241,7 @@ class Q4Linear implements Linear {
     if (this.a8Tokens && rows % this.tokens !== 0) {
       throw new VitguardError('E_SCHEME', `${this.spec.name}: ${rows} rows are not whole images of ${this.tokens} tokens`);
     }
-    runCalls(this.ctx.wasm, this.calls(inPtr, outPtr, 0, rows, 0));
+    runCalls(this.wasm, this.calls(inPtr, outPtr, 0, rows, 0));
   }
 
   calls(inPtr: number, outPtr: number, r0: number, r1: number, t: number): KernelCall[] {
@@ -291,8 +295,10 @@ class SimLinear implements Linear {
   private readonly inner: Linear;
   private readonly copy: number;
   private readonly copyRow: number;
+  private readonly wasm: WasmInstance;
 
-  constructor(readonly spec: LinearSpec, private readonly ctx: LinearBuildContext, private readonly bits: number) {
+  constructor(readonly spec: LinearSpec, ctx: LinearBuildContext, private readonly bits: number) {
+    this.wasm = ctx.wasm;
     quantKernels(ctx.wasm);
     this.copy = scratch(ctx).q;
     this.copyRow = scratch(ctx).qRow;
@@ -301,7 +307,7 @@ class SimLinear implements Linear {
   }
 
   run(inPtr: number, outPtr: number, rows: number): void {
-    runCalls(this.ctx.wasm, this.calls(inPtr, outPtr, 0, rows, 0));
+    runCalls(this.wasm, this.calls(inPtr, outPtr, 0, rows, 0));
   }
 
   calls(inPtr: number, outPtr: number, r0: number, r1: number, t: number): KernelCall[] {
